@@ -1,0 +1,158 @@
+"""Streaming ITU-R BS.1770-4 integrated loudness.
+
+Deliverables are specified in LUFS, and renders are longer than memory, so the meter keeps only
+K-weighting filter state and one energy per 100 ms per channel (the 75 % overlap of 400 ms gating
+blocks means every gating block is exactly four consecutive 100 ms sub-blocks).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.signal import sosfilt
+
+#: Reported for silence or anything below the absolute gate, so callers never see -inf or NaN.
+LOUDNESS_FLOOR_LUFS = -70.0
+_ABSOLUTE_GATE_LUFS = -70.0
+_RELATIVE_GATE_LU = -10.0
+_SUB_BLOCKS_PER_GATE = 4  # 400 ms block, 100 ms hop
+# Passband (Nyquist) gain of the BS.1770 48 kHz RLB high-pass: 4 / (1 - a1 + a2).
+_HIGHPASS_PASSBAND_GAIN = 4.0 / (1.0 + 1.99004745483398 + 0.99007225036621)
+
+
+def k_weighting_sos(sample_rate_hz: int) -> np.ndarray:
+    """BS.1770 pre-filter (high shelf) and RLB high-pass as second-order sections at any rate.
+
+    BS.1770 only prints 48 kHz coefficients. The shelf uses the cookbook design (+4 dB, 1500 Hz,
+    Q 0.707, as pyloudnorm does): it reproduces the 48 kHz filter to 0.001 dB and, unlike a
+    bilinear transform pre-warped at the shelf frequency, keeps its shape at 8-16 kHz. The
+    high-pass keeps the passband gain of BS.1770's [1, -2, 1] numerator at every rate (pyloudnorm
+    normalises it to unity, so it reads 0.043 LU lower than the standard).
+    """
+    fs = float(sample_rate_hz)
+    a = 10.0 ** (4.0 / 40.0)
+    w0 = 2.0 * math.pi * 1500.0 / fs
+    cos_w0, alpha = math.cos(w0), math.sin(w0) / (2.0 * (1.0 / math.sqrt(2.0)))
+    two_sqrt_a_alpha = 2.0 * math.sqrt(a) * alpha
+    a0 = (a + 1) - (a - 1) * cos_w0 + two_sqrt_a_alpha
+    shelf = [
+        a * ((a + 1) + (a - 1) * cos_w0 + two_sqrt_a_alpha) / a0,
+        -2.0 * a * ((a - 1) + (a + 1) * cos_w0) / a0,
+        a * ((a + 1) + (a - 1) * cos_w0 - two_sqrt_a_alpha) / a0,
+        1.0,
+        2.0 * ((a - 1) - (a + 1) * cos_w0) / a0,
+        ((a + 1) - (a - 1) * cos_w0 - two_sqrt_a_alpha) / a0,
+    ]
+    f0_hz, q = 38.13547087602444, 0.5003270373238773
+    k = math.tan(math.pi * f0_hz / fs)
+    a0 = 1.0 + k / q + k * k
+    a1, a2 = 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0
+    # Same passband gain at every rate as the printed 48 kHz filter (b = [1, -2, 1]).
+    gain = _HIGHPASS_PASSBAND_GAIN * (1.0 - a1 + a2) / 4.0
+    highpass = [gain, -2.0 * gain, gain, 1.0, a1, a2]
+    return np.array([shelf, highpass], dtype=np.float64)
+
+
+class LoudnessMeter:
+    """Feed blocks of any size with `add`; ask `integrated_lufs` at any time."""
+
+    def __init__(
+        self,
+        sample_rate_hz: int,
+        channels: int,
+        channel_weights: tuple[float, ...] | None = None,
+    ) -> None:
+        """`channel_weights` defaults to 1.0 everywhere (dialogue iso tracks have no speaker layout);
+        pass BS.1770 weights (1.41 for surrounds, 0 for LFE) when measuring a surround mix."""
+        if sample_rate_hz <= 0 or channels <= 0:
+            raise ValueError("sample rate and channel count must be positive")
+        self.sample_rate_hz = int(sample_rate_hz)
+        self.channels = int(channels)
+        weights = channel_weights if channel_weights is not None else (1.0,) * channels
+        if len(weights) != channels:
+            raise ValueError(f"need {channels} channel weights, got {len(weights)}")
+        self._weights = np.asarray(weights, dtype=np.float64)
+        self._sos = k_weighting_sos(self.sample_rate_hz)
+        self._zi = np.zeros((self._sos.shape[0], 2, self.channels), dtype=np.float64)
+        self._pos = 0  # frames consumed
+        self._sub = 0  # index of the 100 ms sub-block being accumulated
+        self._partial = np.zeros(self.channels, dtype=np.float64)
+        self._energies: list[np.ndarray] = []  # (k, channels) sums of squares per finished sub-block
+        self._finished = 0
+
+    def _boundary(self, k: int | np.ndarray) -> int | np.ndarray:
+        """Start frame of sub-block k; integer maths so odd rates (11025 Hz) don't drift."""
+        return k * self.sample_rate_hz // 10
+
+    def add(self, block: np.ndarray) -> None:
+        """Consume (frames, channels) samples, keeping filter state so block size never matters."""
+        block = np.asarray(block)
+        if block.ndim != 2 or block.shape[1] != self.channels:
+            raise ValueError(f"expected a (frames, {self.channels}) block, got shape {block.shape}")
+        n = block.shape[0]
+        if n == 0:
+            return
+        y, self._zi = sosfilt(self._sos, block.astype(np.float64), axis=0, zi=self._zi)
+        csum = np.empty((n + 1, self.channels), dtype=np.float64)
+        csum[0] = 0.0
+        np.cumsum(y * y, axis=0, out=csum[1:])
+        start, end = self._pos, self._pos + n
+        last_k = ((end + 1) * 10 - 1) // self.sample_rate_hz  # last k with boundary(k) <= end
+        ks = np.arange(self._sub + 1, last_k + 1)
+        if ks.size:
+            cuts = np.asarray(self._boundary(ks)) - start  # in (0, n]
+            sums = np.diff(csum[np.concatenate(([0], cuts))], axis=0)
+            sums[0] += self._partial
+            self._energies.append(sums)
+            self._finished += sums.shape[0]
+            self._partial = csum[n] - csum[cuts[-1]]
+            self._sub = int(ks[-1])
+        else:
+            self._partial = self._partial + csum[n]
+        self._pos = end
+
+    def integrated_lufs(self) -> float:
+        """Gated integrated loudness so far (absolute -70 LUFS, relative -10 LU), floored at -70."""
+        if self._finished >= _SUB_BLOCKS_PER_GATE:
+            e = np.concatenate(self._energies, axis=0)
+            m = e.shape[0] - _SUB_BLOCKS_PER_GATE + 1
+            block_sums = sum(e[i : i + m] for i in range(_SUB_BLOCKS_PER_GATE))
+            starts = np.arange(m)
+            lengths = np.asarray(self._boundary(starts + _SUB_BLOCKS_PER_GATE)) - np.asarray(self._boundary(starts))
+            z = block_sums / lengths[:, None]
+        elif self._pos > 0:
+            # Shorter than one gating block: measure what there is rather than report silence.
+            total = (np.concatenate(self._energies, axis=0).sum(axis=0) if self._energies else 0.0) + self._partial
+            z = (total / self._pos)[None, :]
+        else:
+            return LOUDNESS_FLOOR_LUFS
+        return _gated_loudness(z, self._weights)
+
+
+def _loudness(power: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return -0.691 + 10.0 * np.log10(power)
+
+
+def _gated_loudness(z: np.ndarray, weights: np.ndarray) -> float:
+    block_lufs = _loudness(z @ weights)
+    gated = block_lufs >= _ABSOLUTE_GATE_LUFS
+    if not gated.any():
+        return LOUDNESS_FLOOR_LUFS
+    relative_gate = float(_loudness(z[gated].mean(axis=0) @ weights)) + _RELATIVE_GATE_LU
+    gated &= block_lufs > relative_gate
+    if not gated.any():
+        return LOUDNESS_FLOOR_LUFS
+    value = float(_loudness(z[gated].mean(axis=0) @ weights))
+    return max(value, LOUDNESS_FLOOR_LUFS) if math.isfinite(value) else LOUDNESS_FLOOR_LUFS
+
+
+def integrated_loudness(x: np.ndarray, sample_rate_hz: int) -> float:
+    """One-shot convenience over `LoudnessMeter`, so both paths give the same number."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"expected a (frames, channels) array, got shape {x.shape}")
+    meter = LoudnessMeter(sample_rate_hz, x.shape[1])
+    meter.add(x)
+    return meter.integrated_lufs()

@@ -1,0 +1,307 @@
+"""Batch runs: discover inputs, plan outputs, keep a manifest, resume, and never stop on one bad file.
+
+A dialogue editor drops a folder of hundreds of files and walks away, so one unreadable file
+must become one line in the report, a kill must cost at most the file being written, and a
+re-run must pick up where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from engine.errors import Cancelled, InputError, RoomtoneError
+from engine.progress import CancelToken, ProgressCallback, ProgressEvent, report
+from engine.render import STEM_NAMES
+from engine.restyle import SceneSource, restyle_file
+from engine.settings import Settings
+
+AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".bwf", ".aif", ".aiff", ".aifc", ".flac"})
+MANIFEST_NAME = "roomtone-manifest.json"
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and the outputs it will produce ('mix' plus stems when asked for)."""
+
+    source: Path
+    outputs: dict[str, Path]
+
+
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # skipped non-audio files
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) found while planning
+
+
+@dataclass
+class FileResult:
+    source: str
+    outputs: dict[str, str]
+    status: str  # 'done' | 'skipped' | 'failed' | 'cancelled'
+    error: str = ""
+
+
+@dataclass
+class BatchReport:
+    results: list[FileResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    cancelled: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def failures(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.cancelled
+
+
+def output_name(source: Path, template: str, stem: str | None = None) -> str:
+    """'{stem}' is the input's name without extension; stems get '.dialogue' etc. appended."""
+    try:
+        base = template.format(stem=source.stem)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise RoomtoneError(f"naming template {template!r} is invalid ({exc}); use e.g. '{{stem}}_scene'") from None
+    if not base or "/" in base or "\\" in base or base in (".", ".."):
+        raise RoomtoneError(f"naming template {template!r} gives an unusable file name {base!r}")
+    return f"{base}{'.' + stem if stem else ''}{source.suffix}"
+
+
+def discover(inputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[str], list[tuple[str, str]]]:
+    """(file, path relative to the output folder) pairs, notes and per-path errors.
+
+    Folders are walked recursively and their structure mirrored; a folder that cannot be read
+    is reported and the rest goes on.
+    """
+    found: list[tuple[Path, Path]] = []
+    notes: list[str] = []
+    errors: list[tuple[str, str]] = []
+
+    def walk(folder: Path, rel: Path) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            errors.append((str(folder), f"cannot read folder ({exc.strerror or exc})"))
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError as exc:
+                errors.append((str(path), f"cannot read ({exc.strerror or exc})"))
+                continue
+            if is_dir:
+                walk(path, rel / entry.name)
+            elif path.suffix.lower() in AUDIO_EXTENSIONS:
+                found.append((path, rel / entry.name))
+            else:
+                notes.append(f"{path}: skipped, not an audio file")
+
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            walk(item, Path())
+        elif item.exists() or item.is_symlink():
+            found.append((item, Path(item.name)))
+        else:
+            errors.append((str(item), "no such file or folder"))
+    return found, notes, errors
+
+
+class BatchRunner:
+    """Plans and runs one batch: one preset, one settings, one output folder."""
+
+    def __init__(
+        self,
+        preset: SceneSource,
+        settings: Settings,
+        out_dir: str | Path,
+        overwrite: bool = False,
+        name_template: str = "{stem}",
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        self.preset = preset
+        self.settings = settings
+        self.out_dir = Path(out_dir)
+        self.overwrite = overwrite
+        self.name_template = name_template
+        self.progress = progress
+        self.cancel = cancel or CancelToken()
+        self.manifest_path = self.out_dir / MANIFEST_NAME
+
+    # ------------------------------------------------------------ planning
+    def plan(self, inputs: list[str | Path]) -> Plan:
+        files, notes, errors = discover([Path(p) for p in inputs])
+        plan = Plan(notes=notes, errors=list(errors))
+        claimed: dict[Path, Path] = {}
+        for source, rel in files:
+            names = {"mix": output_name(source, self.name_template)}
+            if self.settings.stems:
+                names.update({s: output_name(source, self.name_template, s) for s in STEM_NAMES})
+            outputs = {k: self.out_dir / rel.parent / v for k, v in names.items()}
+            clash = next((p for p in outputs.values() if p.resolve() in claimed), None)
+            if clash is not None:
+                plan.errors.append((str(source), f"output {clash} is also planned for {claimed[clash.resolve()]}"))
+                continue
+            if any(_same_file(p, source) for p in outputs.values()):
+                plan.errors.append((str(source), "output would overwrite the input; choose another output folder"))
+                continue
+            for p in outputs.values():
+                claimed[p.resolve()] = source
+            plan.jobs.append(Job(source, outputs))
+        return plan
+
+    # ------------------------------------------------------------ running
+    def run(self, inputs: list[str | Path] | Plan) -> BatchReport:
+        plan = inputs if isinstance(inputs, Plan) else self.plan(inputs)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        manifest = self._load_manifest()
+        result = BatchReport(notes=list(plan.notes))
+        total = len(plan.jobs)
+        for path, reason in plan.errors:
+            result.results.append(FileResult(path, {}, "failed", reason))
+            self._emit("file-failed", 0.0, path=path, message=f"{path}: {reason}", total=total)
+        self._emit("start", 0.0, total=total)
+        for index, job in enumerate(plan.jobs):
+            if self.cancel.cancelled:
+                result.cancelled = True
+                result.results.append(FileResult(str(job.source), _strs(job.outputs), "cancelled"))
+                continue
+            result.results.append(self._run_job(index, total, job, manifest))
+            if result.results[-1].status == "cancelled":
+                result.cancelled = True
+        self._emit("done", 1.0, total=total, message=_summary(result))
+        return result
+
+    def _run_job(self, index: int, total: int, job: Job, manifest: dict) -> FileResult:
+        src = str(job.source)
+        outputs = _strs(job.outputs)
+        key = outputs["mix"]
+        entry = manifest["files"].get(key)
+        base = index / max(total, 1)
+        if self._complete(job, entry):
+            self._emit("file-skipped", (index + 1) / total, index=index, total=total, path=src,
+                       message=f"{src}: already rendered, skipped")
+            return FileResult(src, outputs, "skipped")
+        ours = entry is not None and entry.get("source") == src
+        existing = [p for p in job.outputs.values() if p.exists()]
+        if existing and not (self.overwrite or ours):
+            reason = f"output {existing[0]} already exists; use --overwrite to replace it"
+            self._emit("file-failed", (index + 1) / total, index=index, total=total, path=src, message=f"{src}: {reason}")
+            return FileResult(src, outputs, "failed", reason)
+        self._emit("file-start", base, index=index, total=total, path=src)
+        _remove_stale_partials(job)
+        manifest["files"][key] = self._entry(job, "running")
+        self._save_manifest(manifest)
+
+        def on_fraction(f: float) -> None:
+            self._emit("file-progress", (index + f) / total, file_fraction=f, index=index, total=total, path=src)
+
+        try:
+            restyle_file(job.source, job.outputs, self.preset, self.settings, on_fraction, self.cancel)
+        except Cancelled:
+            manifest["files"][key] = self._entry(job, "cancelled")
+            self._save_manifest(manifest)
+            return FileResult(src, outputs, "cancelled")
+        except RoomtoneError as exc:
+            return self._failed(manifest, job, index, total, exc.reason if isinstance(exc, InputError) else str(exc))
+        except (OSError, MemoryError, ValueError, RuntimeError) as exc:
+            return self._failed(manifest, job, index, total, f"{type(exc).__name__}: {exc}")
+        manifest["files"][key] = self._entry(job, "done")
+        self._save_manifest(manifest)
+        self._emit("file-done", (index + 1) / total, file_fraction=1.0, index=index, total=total, path=src)
+        return FileResult(src, outputs, "done")
+
+    def _failed(self, manifest: dict, job: Job, index: int, total: int, reason: str) -> FileResult:
+        src = str(job.source)
+        entry = self._entry(job, "failed")
+        entry["error"] = reason
+        manifest["files"][_strs(job.outputs)["mix"]] = entry
+        self._save_manifest(manifest)
+        self._emit("file-failed", (index + 1) / total, index=index, total=total, path=src, message=f"{src}: {reason}")
+        return FileResult(src, _strs(job.outputs), "failed", reason)
+
+    def _complete(self, job: Job, entry: dict | None) -> bool:
+        if self.overwrite or not entry or entry.get("status") != "done":
+            return False
+        same = entry == {**self._entry(job, "done"), "finished_utc": entry.get("finished_utc")}
+        return same and all(p.is_file() for p in job.outputs.values())
+
+    def _entry(self, job: Job, status: str) -> dict:
+        try:
+            st = job.source.stat()
+            stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        except OSError:
+            stamp = {}
+        return {
+            "source": str(job.source),
+            "input": stamp,
+            "outputs": _strs(job.outputs),
+            "preset_id": getattr(self.preset, "id", None),
+            "preset_name": getattr(self.preset, "name", None),
+            "settings": self.settings.to_dict(),
+            "status": status,
+            "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    # ------------------------------------------------------------ manifest
+    def _load_manifest(self) -> dict:
+        try:
+            data = json.loads(self.manifest_path.read_text())
+            if data.get("version") == MANIFEST_VERSION and isinstance(data.get("files"), dict):
+                return data
+        except (OSError, ValueError, AttributeError):
+            pass
+        return {"version": MANIFEST_VERSION, "files": {}}
+
+    def _save_manifest(self, manifest: dict) -> None:
+        """Atomic: a kill mid-write leaves the previous manifest, never a torn one."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", dir=self.out_dir)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(manifest, f, indent=2)
+            os.replace(tmp, self.manifest_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _emit(self, kind: str, fraction: float, **kw: object) -> None:
+        report(self.progress, ProgressEvent(kind, fraction=fraction, **kw))  # type: ignore[arg-type]
+
+
+def _remove_stale_partials(job: Job) -> None:
+    """A killed run leaves hidden temporaries (see engine.audio.writer); they are ours to clear."""
+    for path in job.outputs.values():
+        for stale in path.parent.glob(f".{path.name}.partial-*"):
+            stale.unlink(missing_ok=True)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _strs(outputs: dict[str, Path]) -> dict[str, str]:
+    return {k: str(v) for k, v in outputs.items()}
+
+
+def _summary(r: BatchReport) -> str:
+    parts = [f"{r.count('done')} rendered", f"{r.count('skipped')} skipped", f"{r.count('failed')} failed"]
+    if r.cancelled:
+        parts.append("cancelled")
+    return ", ".join(parts)

@@ -1,0 +1,30 @@
+"""One small error hierarchy, so the CLI and the GUI can show one actionable line per failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class RoomtoneError(Exception):
+    """Base of every error Roomtone raises on purpose; its message is meant for a user."""
+
+
+class InputError(RoomtoneError):
+    """An input file cannot be used; names the file and the reason so a batch can report and go on."""
+
+    def __init__(self, path: str | Path | None, reason: str) -> None:
+        self.path = None if path is None else Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}" if self.path is not None else reason)
+
+
+class PresetError(RoomtoneError):
+    """A scene preset is missing, malformed or incompatible with this version."""
+
+
+class AnalysisError(RoomtoneError):
+    """A reference clip could not be analysed into a scene (too short, silent, no speech...)."""
+
+
+class Cancelled(RoomtoneError):
+    """The user cancelled long work; partial outputs have been removed."""

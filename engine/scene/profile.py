@@ -1,0 +1,123 @@
+"""The scene profile: everything the match engine needs to know about a scene, as plain numbers.
+
+It is the contract between analysis (which estimates it from a reference clip) and rendering
+(which re-creates it on dry dialogue), and it is stored inside presets as JSON, so it holds only
+finite floats in fixed bands and validates itself on load.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from engine.errors import PresetError
+
+OCTAVE_BANDS_HZ: tuple[float, ...] = (125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
+THIRD_OCTAVE_BANDS_HZ: tuple[float, ...] = tuple(
+    round(1000.0 * 2.0 ** (k / 3.0), 1) for k in range(-14, 15)
+)  # 40 Hz .. 25 kHz; bands above a signal's Nyquist are extrapolated by the analyser
+
+# Physical plausibility bounds: a value outside them is a corrupt preset, not a real scene.
+RT60_RANGE_S = (0.05, 12.0)
+DB_RANGE = (-120.0, 60.0)
+
+
+@dataclass(frozen=True)
+class AmbienceTexture:
+    """Sound-texture statistics of the ambience (after McDermott & Simoncelli), per octave band.
+
+    The bed synthesiser uses them to pick grains whose fluctuation matches the scene (steady hum
+    versus sparse events), and evaluation compares them.
+    """
+
+    envelope_mean_db: tuple[float, ...]  # mean sub-band envelope level per OCTAVE_BANDS_HZ band
+    envelope_std_db: tuple[float, ...]  # envelope fluctuation per band (dB)
+    envelope_skew: tuple[float, ...]  # >0 for sparse, eventful textures (rain drops, clatter)
+    modulation_power_db: tuple[float, ...]  # envelope modulation power in octave mod bands 0.5..64 Hz
+
+
+@dataclass(frozen=True)
+class SceneProfile:
+    """Room and ambience of one scene, estimated blindly from a reference recording."""
+
+    rt60_s: tuple[float, ...]  # reverberation time per OCTAVE_BANDS_HZ band
+    drr_db: float  # direct-to-reverberant energy ratio of the speech in the reference
+    eq_gain_db: tuple[float, ...]  # colouration per THIRD_OCTAVE_BANDS_HZ band (0 = neutral)
+    ambience_spectrum_db: tuple[float, ...]  # ambience long-term level per THIRD_OCTAVE band
+    ambience_to_speech_db: float  # ambience loudness minus speech loudness (LU)
+    speech_loudness_lufs: float  # loudness of the reference's speech, for information
+    reference_sample_rate_hz: int  # bands above its Nyquist were extrapolated
+    texture: AmbienceTexture | None = None
+    bands_hz: tuple[float, ...] = field(default=OCTAVE_BANDS_HZ)
+    eq_bands_hz: tuple[float, ...] = field(default=THIRD_OCTAVE_BANDS_HZ)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SceneProfile":
+        """Rebuild and validate; every problem raises PresetError naming the field."""
+        if not isinstance(data, dict):
+            raise PresetError("scene profile must be a JSON object")
+        data = dict(data)
+        texture = data.pop("texture", None)
+        known = set(cls.__dataclass_fields__) - {"texture"}
+        missing = [k for k in known if k not in data and k not in ("bands_hz", "eq_bands_hz")]
+        if missing:
+            raise PresetError(f"scene profile is missing field(s): {', '.join(sorted(missing))}")
+        unknown = set(data) - known
+        if unknown:
+            raise PresetError(f"scene profile has unknown field(s): {', '.join(sorted(unknown))}")
+        kwargs: dict = {}
+        for name, value in data.items():
+            if isinstance(value, list):
+                value = tuple(_finite(f"profile.{name}", v) for v in value)
+            elif name == "reference_sample_rate_hz":
+                value = int(_finite(f"profile.{name}", value))
+            else:
+                value = _finite(f"profile.{name}", value)
+            kwargs[name] = value
+        if texture is not None:
+            if not isinstance(texture, dict) or set(texture) != set(AmbienceTexture.__dataclass_fields__):
+                raise PresetError("scene profile texture has the wrong fields")
+            kwargs["texture"] = AmbienceTexture(
+                **{k: tuple(_finite(f"profile.texture.{k}", v) for v in texture[k]) for k in texture}
+            )
+        profile = cls(**kwargs)
+        profile.validate()
+        return profile
+
+    def validate(self) -> None:
+        """Reject sizes and values no real scene has, so a corrupt file can't reach the DSP."""
+        if len(self.bands_hz) != len(self.rt60_s):
+            raise PresetError(f"rt60_s has {len(self.rt60_s)} values for {len(self.bands_hz)} bands")
+        for name, values, bands in (
+            ("eq_gain_db", self.eq_gain_db, self.eq_bands_hz),
+            ("ambience_spectrum_db", self.ambience_spectrum_db, self.eq_bands_hz),
+        ):
+            if len(values) != len(bands):
+                raise PresetError(f"{name} has {len(values)} values for {len(bands)} bands")
+        if not 1 <= len(self.bands_hz) <= 16 or not 1 <= len(self.eq_bands_hz) <= 64:
+            raise PresetError("scene profile has an absurd number of bands")
+        for t in self.rt60_s:
+            if not RT60_RANGE_S[0] <= t <= RT60_RANGE_S[1]:
+                raise PresetError(f"reverberation time {t} s is outside {RT60_RANGE_S} s")
+        for name in ("drr_db", "ambience_to_speech_db", "speech_loudness_lufs"):
+            v = getattr(self, name)
+            if not DB_RANGE[0] <= v <= DB_RANGE[1]:
+                raise PresetError(f"{name} = {v} is outside {DB_RANGE}")
+        for name in ("eq_gain_db", "ambience_spectrum_db"):
+            for v in getattr(self, name):
+                if not DB_RANGE[0] <= v <= DB_RANGE[1]:
+                    raise PresetError(f"{name} value {v} is outside {DB_RANGE}")
+        if not 8000 <= self.reference_sample_rate_hz <= 384000:
+            raise PresetError(f"reference_sample_rate_hz {self.reference_sample_rate_hz} is absurd")
+
+
+def _finite(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PresetError(f"{name} must be a number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise PresetError(f"{name} is not a finite number ({v})")
+    return v

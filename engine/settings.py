@@ -1,0 +1,47 @@
+"""Render settings: the controls a mixer expects, in one plain dataclass shared by CLI and GUI."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+
+ENGINES = ("match", "diffusion")
+
+
+@dataclass(frozen=True)
+class Settings:
+    engine: str = "match"
+    trim_db: float = 0.0  # ambience trim relative to the scene's own speech-to-ambience ratio
+    wet_db: float = 0.0  # reverb level relative to the scene's own direct-to-reverberant ratio
+    eq_amount: float = 1.0  # 0 = no colouration, 1 = the scene's full EQ curve
+    seed: int = 0  # same seed, same input, same preset -> identical output
+    stems: bool = False  # also write dialogue / reverb / ambience stems that sum to the mix
+    # diffusion engine only
+    steps: int = 25
+    guidance: float = 4.5
+    sampler: str = "dpmpp"
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        for name in ("trim_db", "wet_db"):
+            v = getattr(self, name)
+            if not math.isfinite(v) or not -60.0 <= v <= 24.0:
+                raise ValueError(f"{name} must be between -60 and +24 dB, got {v}")
+        if not 0.0 <= self.eq_amount <= 2.0:
+            raise ValueError(f"eq_amount must be between 0 and 2, got {self.eq_amount}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be between 0 and 2**32-1, got {self.seed}")
+        if not 1 <= self.steps <= 1000:
+            raise ValueError(f"steps must be between 1 and 1000, got {self.steps}")
+        if not 0.0 <= self.guidance <= 30.0:
+            raise ValueError(f"guidance must be between 0 and 30, got {self.guidance}")
+        if self.sampler not in ("ddim", "dpmpp"):
+            raise ValueError(f"sampler must be 'ddim' or 'dpmpp', got {self.sampler!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def with_(self, **changes: object) -> "Settings":
+        return replace(self, **changes)

@@ -1,0 +1,43 @@
+"""Making a preset from a reference clip: engine analysis in, a ScenePreset out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.progress import CancelToken, ProgressCallback
+from presets.store import ScenePreset
+
+
+def preset_from_reference(
+    name: str,
+    path: str | Path,
+    frame_s: float | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ScenePreset:
+    """Analyse a reference (audio or video) into an unsaved preset; Library.add() stores it."""
+    from engine.scene import analyse_reference, load_reference
+
+    path = Path(path)
+    audio, rate, thumbnail = load_reference(path, frame_s=frame_s)
+    analysis = analyse_reference(audio, rate, progress=progress, cancel=cancel)
+    source = {
+        "kind": "video" if thumbnail is not None else "audio",
+        "file": path.name,
+        "duration_s": round(len(audio) / rate, 3),
+        "sample_rate_hz": rate,
+        "channels": int(audio.shape[1]),
+        "speech_fraction": round(float(analysis.speech_fraction), 3),
+    }
+    if frame_s is not None:
+        source["frame_s"] = frame_s
+    return ScenePreset(
+        name=name,
+        profile=analysis.profile,
+        ambience=analysis.ambience_excerpt,
+        ambience_rate_hz=analysis.excerpt_sample_rate_hz,
+        reference=analysis.reference_excerpt,
+        reference_rate_hz=analysis.excerpt_sample_rate_hz,
+        source=source,
+        thumbnail_png=thumbnail,
+    )
