@@ -52,6 +52,9 @@ class AudioInfo:
     frames: int
     # Left out of ==/hash so an AudioInfo stays hashable and equality means 'same audio layout'.
     chunks: dict[str, bytes] = field(default_factory=dict, compare=False)
+    # WAV only: whether the input used WAVE_FORMAT_EXTENSIBLE, so outputs keep the same header
+    # style (some conform tools reject EXTENSIBLE for mono 24-bit, others require it). None: unknown.
+    wav_extensible: bool | None = field(default=None, compare=False)
 
     @property
     def duration_s(self) -> float:

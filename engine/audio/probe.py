@@ -64,6 +64,7 @@ def probe(path: str | Path) -> AudioInfo:
         channels=int(sfi.channels),
         frames=int(sfi.frames),
         chunks=chunks,
+        wav_extensible=(sfi.format == "WAVEX") if container == "WAV" else None,
     )
 
 

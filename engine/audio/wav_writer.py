@@ -44,17 +44,20 @@ def channel_mask(channels: int) -> int:
     return _CHANNEL_MASKS.get(channels, 0)
 
 
-def fmt_payload(subtype: str, channels: int, sample_rate_hz: int) -> bytes:
-    """The `fmt ` chunk payload, choosing the plainest format tag readers will accept."""
+def fmt_payload(subtype: str, channels: int, sample_rate_hz: int, extensible: bool | None = None) -> bytes:
+    """The `fmt ` chunk payload: the plainest format tag readers accept, or, when `extensible`
+    is given, the input's own choice (8-bit always stays plain: libsndfile refuses it extended)."""
     bits = BITS[subtype]
     block_align = channels * bits // 8
     byte_rate = sample_rate_hz * block_align
     is_float = subtype in FLOAT_SUBTYPES
     common = struct.pack("<HIIHH", channels, sample_rate_hz, byte_rate, block_align, bits)
     # 8-bit stays plain PCM at any channel count: libsndfile refuses 8-bit WAVE_FORMAT_EXTENSIBLE.
-    if not is_float and (bits == 8 or (channels <= 2 and bits <= 16)):
+    if extensible is None:
+        extensible = channels > 2 or bits > 16 and not is_float
+    if not is_float and (bits == 8 or not extensible):
         return struct.pack("<H", WAVE_FORMAT_PCM) + common
-    if channels <= 2 and is_float:
+    if is_float and not extensible:
         return struct.pack("<H", WAVE_FORMAT_IEEE_FLOAT) + common + struct.pack("<H", 0)
     sub_tag = WAVE_FORMAT_IEEE_FLOAT if is_float else WAVE_FORMAT_PCM
     guid = struct.pack("<I", sub_tag) + _GUID_TAIL
@@ -88,6 +91,7 @@ class WavStreamWriter:
         chunks: dict[str, bytes] | None = None,
         force_rf64: bool = False,
         even_chunks: bool = False,
+        extensible: bool | None = None,
     ) -> None:
         """`even_chunks` NUL-extends odd metadata payloads instead of relying on a pad byte:
         libsndfile 1.2.2 ignores RIFF pad bytes in RF64 files and then cannot find `data`."""
@@ -102,7 +106,7 @@ class WavStreamWriter:
         header = bytearray(b"RIFF\x00\x00\x00\x00WAVE")
         self._junk_offset = len(header)
         header += _chunk("JUNK", bytes(_DS64_PAYLOAD_BYTES))
-        header += _chunk("fmt ", fmt_payload(subtype, channels, sample_rate_hz))
+        header += _chunk("fmt ", fmt_payload(subtype, channels, sample_rate_hz, extensible))
         for cid, payload in ordered_chunks(chunks or {}):
             if even_chunks and len(payload) & 1:
                 payload = payload + b"\x00"

@@ -83,6 +83,7 @@ class AudioWriter:
                     chunks=self.chunks,
                     force_rf64=self.container == "RF64",
                     even_chunks=self.container == "RF64" or _may_outgrow_riff(like, self.channels, self.subtype),
+                    extensible=like.wav_extensible if like is not None else None,
                 )
             else:
                 self._sf = sf.SoundFile(

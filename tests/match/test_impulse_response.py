@@ -1,0 +1,84 @@
+"""The synthetic room response must measure back to the profile it was built from."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engine.match import ImpulseResponse, synthesise_ir
+from tests.match.match_measure import band_rt60_s, drr_db
+from tests.conftest import hand_profile
+
+CHANNELS = 4  # ISO 3382 averages several positions; our channels are independent positions
+
+
+def _measurable(bands_hz, sample_rate_hz):
+    return [i for i, b in enumerate(bands_hz) if b * np.sqrt(2) < 0.95 * sample_rate_hz / 2]
+
+
+@pytest.mark.parametrize("sample_rate_hz", [16000, 44100, 48000, 96000])
+def test_rt60_and_drr_measure_back(sample_rate_hz):
+    profile = hand_profile(rt60_s=0.8, drr_db=3.0)
+    ir = synthesise_ir(profile, sample_rate_hz, CHANNELS, seed=1)
+    for i in _measurable(profile.bands_hz, sample_rate_hz):
+        measured = band_rt60_s(ir.full, sample_rate_hz, profile.bands_hz[i])
+        assert measured == pytest.approx(profile.rt60_s[i], rel=0.10), profile.bands_hz[i]
+    for ch in range(CHANNELS):
+        assert drr_db(ir.full[:, ch], sample_rate_hz) == pytest.approx(profile.drr_db, abs=1.0)
+
+
+@pytest.mark.parametrize(
+    "rt60_s, drr",
+    [((0.4, 0.6, 1.2, 2.0, 1.5, 0.8, 0.3), 0.0), ((3.0, 2.8, 2.5, 2.4, 2.2, 1.8, 1.3), -4.0), ((0.35,) * 7, 8.0)],
+)
+def test_uneven_and_extreme_rooms_measure_back(rt60_s, drr):
+    sr = 48000
+    profile = replace(hand_profile(), rt60_s=rt60_s, drr_db=drr)
+    ir = synthesise_ir(profile, sr, CHANNELS, seed=2)
+    for i in _measurable(profile.bands_hz, sr):
+        assert band_rt60_s(ir.full, sr, profile.bands_hz[i]) == pytest.approx(rt60_s[i], rel=0.10)
+    assert drr_db(ir.full[:, 0], sr) == pytest.approx(drr, abs=1.0)
+
+
+def test_structure_length_and_determinism():
+    profile = hand_profile(rt60_s=1.0)
+    ir = synthesise_ir(profile, 48000, 2, seed=5)
+    assert isinstance(ir, ImpulseResponse)
+    assert ir.direct.dtype == np.float32 and ir.late.dtype == np.float32
+    assert len(ir) == round(1.2 * max(profile.rt60_s) * 48000)
+    np.testing.assert_array_equal(ir.direct[0], [1.0, 1.0])  # no pre-delay, same direct path
+    assert not np.any(ir.direct[1:])
+    assert not np.any(ir.late[: int(0.003 * 48000)])  # nothing inside the direct-sound window
+    np.testing.assert_allclose(ir.full, ir.direct + ir.late)
+    again = synthesise_ir(profile, 48000, 2, seed=5)
+    np.testing.assert_array_equal(ir.late, again.late)
+    other = synthesise_ir(profile, 48000, 2, seed=6)
+    assert not np.array_equal(ir.late, other.late)
+    # decorrelated channels
+    rho = np.corrcoef(ir.late[:, 0], ir.late[:, 1])[0, 1]
+    assert abs(rho) < 0.1
+
+
+def test_wet_db_scales_only_the_reverberant_part():
+    profile = hand_profile()
+    dry = synthesise_ir(profile, 48000, 1, seed=3, wet_db=0.0)
+    wet = synthesise_ir(profile, 48000, 1, seed=3, wet_db=-6.0)
+    np.testing.assert_allclose(wet.late, dry.late * 10 ** (-6 / 20), atol=1e-6)
+    np.testing.assert_array_equal(wet.direct, dry.direct)
+
+
+def test_length_is_capped():
+    profile = replace(hand_profile(), rt60_s=(12.0,) * 7)
+    ir = synthesise_ir(profile, 8000, 1, seed=0)
+    assert len(ir) == 12 * 8000
+
+
+def test_rolls_off_above_16k():
+    ir = synthesise_ir(hand_profile(), 96000, 1, seed=0)
+    spec = np.abs(np.fft.rfft(ir.late[:, 0])) ** 2
+    f = np.fft.rfftfreq(len(ir.late), 1 / 96000)
+    mid = spec[(f > 6000) & (f < 8000)].mean()
+    top = spec[(f > 30000) & (f < 40000)].mean()
+    assert 10 * np.log10(top / mid) < -20
