@@ -1,0 +1,184 @@
+"""Inference: enhanced speech + hint-clip condition -> stylized wave. The pipeline owns the loop.
+
+Classifier-free guidance runs the unconditional and conditional predictions as ONE batch
+(null context first), then eps = eps_u + g (eps_c - eps_u); g = 1 is the conditional model,
+g = 0 the unconditional one, the paper samples with g = 4.5.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from engine.diffusion.mel import MelFrontEnd
+from engine.diffusion.models.encoders import ConditionEncoder
+from engine.diffusion.models.stylizer import Stylizer
+from engine.diffusion.models.unet import LatentUNet
+from engine.diffusion.models.vae import MelVAE
+from engine.diffusion.models.vocoder import VocosVocoder
+from engine.diffusion.samplers import DDIMSampler, DPMSolverPP2MSampler
+from engine.progress import CancelToken
+
+OUTPUTS = ("wave", "mel", "latent")
+Sampler = DDIMSampler | DPMSolverPP2MSampler
+
+
+@dataclass(frozen=True)
+class StylizerOutput:
+    latent: Tensor  # (B, latent_channels, mels/4, frames/4), diffusion-scaled
+    mel: Tensor | None = None  # (B, n_mels, frames) log-mel
+    wave: Tensor | None = None  # (B, samples) at the mel's sample rate
+
+
+class StylizerPipeline:
+    """Holds the networks and a sampler; no weights of its own, so it is cheap to rebuild."""
+
+    def __init__(self, vae: MelVAE, unet: LatentUNet, cond_encoder: ConditionEncoder, vocoder: VocosVocoder,
+                 mel: MelFrontEnd, sampler: Sampler) -> None:
+        if unet.config.latent_channels != vae.config.latent_channels:
+            raise ValueError("unet and vae disagree on latent_channels")
+        if unet.config.context_dim != cond_encoder.config.context_dim:
+            raise ValueError("unet and cond_encoder disagree on context_dim")
+        self.vae, self.unet, self.cond_encoder, self.vocoder = vae, unet, cond_encoder, vocoder
+        self.mel, self.sampler = mel, sampler
+
+    @classmethod
+    def from_stylizer(cls, model: Stylizer, sampler: Sampler | None = None) -> "StylizerPipeline":
+        mel = MelFrontEnd(model.config.mel).to(next(model.parameters()).device)
+        return cls(model.vae, model.unet, model.cond_encoder, model.vocoder, mel,
+                   sampler or DDIMSampler(model.config.diffusion))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.unet.parameters()).dtype
+
+    # -- building blocks, usable on their own --------------------------------------------------
+
+    @torch.no_grad()
+    def encode_condition(self, hint_wave: Tensor | None = None, hint_image: Tensor | None = None) -> Tensor:
+        """Hint clip (B, samples) at the mel rate and/or frame (B, 3, H, W) in [0, 1] -> context tokens."""
+        mel = None if hint_wave is None else self.mel(hint_wave.to(self.device))[:, None]
+        image = None if hint_image is None else hint_image.to(self.device, self.dtype)
+        return self.cond_encoder(audio_mel=mel, image=image)
+
+    @torch.no_grad()
+    def encode_enhanced(self, enhanced_wave: Tensor) -> tuple[Tensor, int]:
+        """Enhanced speech -> (diffusion-scaled posterior mean, mel frame count before padding)."""
+        mel = self.mel(enhanced_wave.to(self.device))[:, None].to(self.dtype)
+        latent = self.vae.encode(mel).mode() * self.vae.config.latent_scale
+        return latent, mel.shape[-1]
+
+    @torch.no_grad()
+    def predict_noise(self, latent: Tensor, enhanced_latent: Tensor, timestep: Tensor | int, condition: Tensor,
+                      guidance_scale: float) -> Tensor:
+        batch = latent.shape[0]
+        eps_u, eps_c = self.unet(torch.cat([latent, latent]), torch.cat([enhanced_latent, enhanced_latent]),
+                                 timestep, torch.cat([self.cond_encoder.null_like(condition), condition])
+                                 ).split(batch)
+        # Algebraically eps_u + g (eps_c - eps_u); written around eps_c so g = 1 returns it bit for bit.
+        return eps_c + (guidance_scale - 1.0) * (eps_c - eps_u)
+
+    @torch.no_grad()
+    def decode(self, latent: Tensor, num_frames: int | None = None) -> Tensor:
+        """Diffusion latent -> log-mel (B, n_mels, frames), cropped to num_frames."""
+        mel = self.vae.decode(latent / self.vae.config.latent_scale)[:, 0]
+        return mel[:, : self.mel.config.n_mels, :num_frames]
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def check_inputs(self, enhanced_wave: Tensor | None, enhanced_latent: Tensor | None, condition: Tensor | None,
+                     steps: int, guidance_scale: float, seed: int | None, output: str,
+                     sample_rate_hz: int | None) -> None:
+        """Every argument is checked before any compute, and the message names the culprit."""
+        if (enhanced_wave is None) == (enhanced_latent is None):
+            raise ValueError("give exactly one of enhanced_wave or enhanced_latent, "
+                             f"got {'both' if enhanced_wave is not None else 'neither'}")
+        if enhanced_wave is not None:
+            if not isinstance(enhanced_wave, Tensor) or enhanced_wave.ndim not in (1, 2):
+                raise ValueError(f"enhanced_wave must be a (samples,) or (batch, samples) tensor, "
+                                 f"got {_describe(enhanced_wave)}")
+            if enhanced_wave.shape[-1] < self.mel.config.n_fft:
+                raise ValueError(f"enhanced_wave needs at least {self.mel.config.n_fft} samples, "
+                                 f"got {enhanced_wave.shape[-1]}")
+            if not bool(torch.isfinite(enhanced_wave).all()):
+                raise ValueError("enhanced_wave contains NaN or infinite samples")
+            batch = 1 if enhanced_wave.ndim == 1 else enhanced_wave.shape[0]
+        else:
+            c = self.vae.config.latent_channels
+            if not isinstance(enhanced_latent, Tensor) or enhanced_latent.ndim != 4 or enhanced_latent.shape[1] != c:
+                raise ValueError(f"enhanced_latent must be a (batch, {c}, F, T) tensor, "
+                                 f"got {_describe(enhanced_latent)}")
+            batch = enhanced_latent.shape[0]
+        if sample_rate_hz is not None and sample_rate_hz != self.mel.config.sample_rate_hz:
+            raise ValueError(f"sample_rate_hz must be {self.mel.config.sample_rate_hz} (resample first), "
+                             f"got {sample_rate_hz}")
+        d = self.unet.config.context_dim
+        if not isinstance(condition, Tensor) or condition.ndim != 3 or condition.shape[2] != d \
+                or condition.shape[0] not in (1, batch):
+            raise ValueError(f"condition must be a (1 or {batch}, tokens, {d}) tensor, got {_describe(condition)}")
+        limit = self.sampler.schedule.num_train_timesteps - 1
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= limit:
+            raise ValueError(f"steps must be an int in [1, {limit}], got {steps!r}")
+        if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) \
+                or not math.isfinite(guidance_scale) or guidance_scale < 0:
+            raise ValueError(f"guidance_scale must be a finite number >= 0, got {guidance_scale!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+
+    @torch.no_grad()
+    def __call__(self, enhanced_wave: Tensor | None = None, condition: Tensor | None = None, *,
+                 enhanced_latent: Tensor | None = None, steps: int | None = None, guidance_scale: float = 4.5,
+                 seed: int | None = 0, output: str = "wave", sample_rate_hz: int | None = None,
+                 on_step: Callable[[int, int], None] | None = None,
+                 cancel: CancelToken | None = None) -> StylizerOutput:
+        """Same seed, same inputs, same device -> same output (noise is drawn on the CPU)."""
+        steps = self.sampler.default_num_steps if steps is None else steps
+        self.check_inputs(enhanced_wave, enhanced_latent, condition, steps, guidance_scale, seed, output,
+                          sample_rate_hz)
+        assert condition is not None
+        num_samples = None
+        if enhanced_wave is not None:
+            num_samples = enhanced_wave.shape[-1]
+            enhanced_latent, num_frames = self.encode_enhanced(enhanced_wave)
+        else:
+            num_frames = enhanced_latent.shape[-1] * self.vae.config.downsample_factor  # type: ignore[union-attr]
+        enhanced_latent = enhanced_latent.to(self.device, self.dtype)  # type: ignore[union-attr]
+        condition = condition.to(self.device, self.dtype).expand(enhanced_latent.shape[0], -1, -1)
+
+        generator = torch.Generator(device="cpu")  # CPU noise: the same seed gives the same audio on any device
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(seed)
+        noise = torch.randn(enhanced_latent.shape, generator=generator, dtype=torch.float32)
+        latent = noise.to(self.device, self.dtype)
+        self.sampler.set_timesteps(steps)
+        for i, t in enumerate(self.sampler.timesteps):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            eps = self.predict_noise(latent, enhanced_latent, t.to(self.device), condition, float(guidance_scale))
+            latent = self.sampler.step(eps, t, latent, generator=generator)
+            if on_step is not None:
+                on_step(i + 1, steps)
+
+        if output == "latent":
+            return StylizerOutput(latent=latent)
+        mel = self.decode(latent, num_frames)
+        if output == "mel":
+            return StylizerOutput(latent=latent, mel=mel)
+        wave = self.vocoder(mel)
+        return StylizerOutput(latent=latent, mel=mel, wave=wave[:, :num_samples] if num_samples else wave)
+
+
+def _describe(value: object) -> str:
+    return f"shape {tuple(value.shape)}" if isinstance(value, Tensor) else repr(type(value).__name__)
