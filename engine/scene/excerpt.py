@@ -1,0 +1,126 @@
+"""Audio excerpts kept with a scene: a clean ambience bed and a speech-rich reference snippet.
+
+The ambience excerpt is taken where the VAD hears no speech, after a margin that lets the
+reverberant tail die away (a tail in the bed would double the room's reverb on the render). When
+the clip has too little speech-free time, the DeepFilterNet residual (mix - speech) of the least
+speechy separated windows is used instead. Caveat, measured: DeepFilterNet3 also removes much of
+the reverberant tail, so in live rooms that residual carries reverberant speech; it is a fallback.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.scene.separation import Separation
+from engine.scene.vad import SpeechSegment
+
+CROSSFADE_S = 0.02
+MIN_PIECE_S = 0.25
+MARGIN_BEFORE_S = 0.1
+MIN_GAP_TOTAL_S = 1.0  # even 1 s of true gaps beats the residual (which carries reverb)
+
+
+def speech_free_spans(
+    segments: list[SpeechSegment], duration_s: float, rt60_s: float
+) -> list[tuple[float, float]]:
+    """Spans without speech, after a tail margin of half the RT60 (-30 dB), 0.15-2.5 s."""
+    after_s = float(np.clip(0.5 * rt60_s if np.isfinite(rt60_s) else 0.5, 0.15, 2.5))
+    spans, t = [], 0.0
+    for s in segments:
+        if s.start_s - MARGIN_BEFORE_S - t >= MIN_PIECE_S:
+            spans.append((t, s.start_s - MARGIN_BEFORE_S))
+        t = max(t, s.end_s + after_s)
+    if duration_s - t >= MIN_PIECE_S:
+        spans.append((t, duration_s))
+    return spans
+
+
+def stitch(pieces: list[np.ndarray], sample_rate_hz: int, max_frames: int) -> np.ndarray:
+    """Concatenate with short equal-power crossfades so joins never click."""
+    xf = int(CROSSFADE_S * sample_rate_hz)
+    out = pieces[0][:max_frames].astype(np.float32)
+    for p in pieces[1:]:
+        if out.shape[0] >= max_frames:
+            break
+        n = min(xf, out.shape[0], p.shape[0])
+        if n > 0:
+            ramp = np.sin(0.5 * np.pi * np.linspace(0.0, 1.0, n, dtype=np.float32))[:, None]
+            joint = out[-n:] * ramp[::-1] + p[:n] * ramp
+            out = np.concatenate([out[:-n], joint, p[n:]])
+        else:
+            out = np.concatenate([out, p])
+    return np.ascontiguousarray(out[:max_frames], dtype=np.float32)
+
+
+def ambience_excerpt(
+    audio: np.ndarray,
+    sample_rate_hz: int,
+    segments: list[SpeechSegment],
+    rt60_s: float,
+    separation: Separation | None,
+    max_s: float = 20.0,
+) -> tuple[np.ndarray, str]:
+    """(excerpt (n, ch) float32, source 'gaps' | 'residual'), at most ``max_s`` seconds."""
+    duration_s = audio.shape[0] / sample_rate_hz
+    spans = speech_free_spans(segments, duration_s, rt60_s)
+    total = sum(b - a for a, b in spans)
+    max_frames = int(max_s * sample_rate_hz)
+    if total >= MIN_GAP_TOTAL_S or separation is None:
+        if not spans:  # nothing usable at all: the quietest second of the mix
+            spans = [_quietest_span(audio, sample_rate_hz, 1.0)]
+        pieces = [audio[int(a * sample_rate_hz) : int(b * sample_rate_hz)] for a, b in spans]
+        return stitch(pieces, sample_rate_hz, max_frames), "gaps"
+    return residual_excerpt(audio, separation, segments, max_frames), "residual"
+
+
+def residual_excerpt(
+    audio: np.ndarray, separation: Separation, segments: list[SpeechSegment], max_frames: int
+) -> np.ndarray:
+    """mix - speech per channel (least-squares gain per channel), least speechy windows first."""
+    sr = separation.sample_rate_hz
+    from engine.scene.vad import speech_mask
+
+    mask = speech_mask(segments, audio.shape[0], sr)
+    scored = []
+    for w, s in zip(separation.windows, separation.speech):
+        x = audio[w.start : w.stop].astype(np.float64)
+        g = (x * s[:, None]).sum(axis=0) / max(float(np.dot(s, s)), 1e-20)
+        res = (x - s[:, None] * g[None, :]).astype(np.float32)
+        scored.append((float(mask[w.start : w.stop].mean()), w.start, res))
+    scored.sort(key=lambda r: r[0])
+    chosen, total = [], 0
+    for _, start, res in scored:
+        chosen.append((start, res))
+        total += res.shape[0]
+        if total >= max_frames:
+            break
+    chosen.sort(key=lambda r: r[0])
+    return stitch([r for _, r in chosen], sr, max_frames)
+
+
+def reference_excerpt(
+    mono: np.ndarray, sample_rate_hz: int, segments: list[SpeechSegment], max_s: float = 10.0
+) -> np.ndarray:
+    """The contiguous ``max_s`` window with the most VAD speech, (n, 1) float32."""
+    n = mono.shape[0]
+    length = min(n, int(max_s * sample_rate_hz))
+    rate = 100
+    from engine.scene.vad import speech_mask
+
+    m = speech_mask(segments, int(np.ceil(n / sample_rate_hz * rate)), rate).astype(np.float64)
+    win = max(1, int(length / sample_rate_hz * rate))
+    if m.size > win:
+        c = np.concatenate([[0.0], np.cumsum(m)])
+        start = int(np.argmax(c[win:] - c[:-win])) * sample_rate_hz // rate
+    else:
+        start = 0
+    start = min(start, n - length)
+    return np.ascontiguousarray(mono[start : start + length, None], dtype=np.float32)
+
+
+def _quietest_span(audio: np.ndarray, sample_rate_hz: int, seconds: float) -> tuple[float, float]:
+    hop = int(seconds * sample_rate_hz)
+    n = max(1, audio.shape[0] // hop)
+    e = [float(np.mean(audio[k * hop : (k + 1) * hop] ** 2)) for k in range(n)]
+    k = int(np.argmin(e))
+    return (k * seconds, min((k + 1) * seconds, audio.shape[0] / sample_rate_hz))
