@@ -271,6 +271,9 @@ class BatchRunner:
         """Atomic: a kill mid-write leaves the previous manifest, never a torn one."""
         fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", dir=self.out_dir)
         try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide the manifest from colleagues
             with os.fdopen(fd, "w") as f:
                 json.dump(manifest, f, indent=2)
             os.replace(tmp, self.manifest_path)

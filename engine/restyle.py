@@ -117,8 +117,6 @@ def restyle_file(
     exact = _ExactLength(renderer, info.frames)
 
     order = [n for n in (*STEM_NAMES, "mix") if n in outputs]
-    for path in outputs.values():
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
     writers = {name: AudioWriter(outputs[name], like=info) for name in order}
     try:
 

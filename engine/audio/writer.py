@@ -68,6 +68,7 @@ class AudioWriter:
 
         self.frames_written = 0
         self._closed = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = partial_path(self.path)
         self._file = None
         self._wav: WavStreamWriter | None = None

@@ -58,7 +58,10 @@ class MatchRenderer:
         self._bed = AmbienceBed(ambience_excerpt, excerpt_rate_hz, sr, ch, settings.seed)
         self.ambience_gain = _bed_gain(
             ambience_excerpt, excerpt_rate_hz, sr, ch, settings.seed,
-            target_lufs=_speech_lufs(source.loudness_lufs) + profile.ambience_to_speech_db + settings.trim_db,
+            target_lufs=_speech_lufs(source.loudness_lufs)
+            + _scene_loudness_gain_db(direct, late * 10.0 ** (-settings.wet_db / 20.0), sr)
+            + profile.ambience_to_speech_db
+            + settings.trim_db,
         )
         self.channels = ch
 
@@ -84,6 +87,24 @@ def _speech_lufs(measured_lufs: float) -> float:
     if not math.isfinite(measured_lufs) or measured_lufs <= SILENT_LUFS:
         return ASSUMED_SPEECH_LUFS
     return float(measured_lufs)
+
+
+def _scene_loudness_gain_db(direct: np.ndarray, late: np.ndarray, sr: int) -> float:
+    """How much louder (BS.1770, gated) the scene makes real speech: measured on a bundled voice.
+
+    The scene's ambience ratio was measured against its reverberant speech, so the bed must sit
+    relative to the restyled speech, not the dry input. Gating makes this far smaller than the
+    reverb's energy gain (tails fall in pauses), so it is measured, not computed. The caller
+    passes the reverb at the scene's own level (not the wet_db control) so the reverb and
+    ambience faders stay independent, as a mixer expects.
+    """
+    from scipy.signal import fftconvolve
+
+    from engine.kit.speech import alsa_voice
+
+    probe = alsa_voice(sr)[:, 0].astype(np.float64)
+    wet = fftconvolve(probe, _add(direct, late)[:, 0])[: probe.shape[0]]
+    return integrated_loudness(wet[:, None], sr) - integrated_loudness(probe[:, None], sr)
 
 
 def _bed_gain(excerpt: np.ndarray, excerpt_rate_hz: int, sr: int, ch: int, seed: int, target_lufs: float) -> float:
