@@ -73,3 +73,18 @@ def test_preview_writes_short_excerpt(tmp_path, lib):
                  "-o", str(tmp_path / "p.wav")]) == Exit.OK
     info = sf.info(str(tmp_path / "p.wav"))
     assert info.frames == 5 * 48000 and info.subtype == "PCM_16"
+
+
+def test_preset_from_video_with_frame(tmp_path, lib, capsys):
+    from engine.kit.rooms import RoomConfig
+    from engine.kit.scene import SceneSpec, render_scene
+    from presets import Library
+    from tests.scene.test_media import write_video
+
+    scene = render_scene(SceneSpec(RoomConfig(rt60_s=0.6), "real:river", 15.0, seed=99), 6.0, 48000)
+    write_video(tmp_path / "location.mov", seconds=6.0, audio=scene.mix[:, 0])
+    assert main(["preset", "create", "Location", "--from", str(tmp_path / "location.mov"), "--frame", "1.0",
+                 "--quiet"]) == Exit.OK
+    preset = Library(lib).get("Location")
+    assert preset.source["kind"] == "video" and preset.source["frame_s"] == 1.0
+    assert preset.thumbnail_png.startswith(b"\x89PNG")

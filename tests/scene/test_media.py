@@ -21,8 +21,9 @@ def _speech(rate: int = 48000) -> np.ndarray:
     return x
 
 
-def _write_mp4(path: Path, with_audio: bool = True, seconds: float = 1.0) -> np.ndarray:
-    speech = _speech()[: int(seconds * 48000)]
+def write_video(path: Path, with_audio: bool = True, seconds: float = 1.0, audio: np.ndarray | None = None) -> np.ndarray:
+    """A real video file (mpeg4 + aac, 48 kHz mono) whose frames turn from red to blue halfway."""
+    speech = (_speech() if audio is None else audio)[: int(seconds * 48000)]
     with av.open(str(path), "w") as out:
         vs = out.add_stream("mpeg4", rate=10)
         vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv420p"
@@ -32,7 +33,7 @@ def _write_mp4(path: Path, with_audio: bool = True, seconds: float = 1.0) -> np.
         for k in range(int(seconds * 10)):
             img = np.zeros((360, 640, 3), np.uint8)
             img[..., 0] = 200 if k < seconds * 5 else 20
-            img[..., 2] = 30 + 10 * k
+            img[..., 2] = min(255, 30 + 10 * k)
             for pkt in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(pkt)
         for pkt in vs.encode():
@@ -55,7 +56,7 @@ def _write_mp4(path: Path, with_audio: bool = True, seconds: float = 1.0) -> np.
 
 def test_mp4_gives_audio_and_png_thumbnail(tmp_path: Path) -> None:
     path = tmp_path / "clip.mp4"
-    speech = _write_mp4(path)
+    speech = write_video(path)
     audio, rate, png = load_reference(path)
     assert rate == 48000 and audio.dtype == np.float32 and audio.ndim == 2 and audio.shape[1] == 1
     assert abs(audio.shape[0] - speech.size) < 4096
@@ -70,7 +71,7 @@ def test_mp4_gives_audio_and_png_thumbnail(tmp_path: Path) -> None:
 
 def test_video_without_audio_is_an_input_error(tmp_path: Path) -> None:
     path = tmp_path / "mute.mp4"
-    _write_mp4(path, with_audio=False)
+    write_video(path, with_audio=False)
     with pytest.raises(InputError, match="no audio"):
         load_reference(path)
 
