@@ -288,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--start", type=float, default=None, metavar="SECONDS", help="default: the middle")
     v.add_argument("--duration", type=float, default=10.0, metavar="SECONDS")
     v.set_defaults(func=cmd_preview)
+
+    from engine.train.cli import register as register_train
+
+    register_train(sub)
     return parser
 
 
@@ -300,12 +304,12 @@ def main(argv: list[str] | None = None) -> int:
         print("cancelled", file=sys.stderr)
         return Exit.CANCELLED
     except RoomtoneError as exc:
-        if args.debug:
+        if getattr(args, "debug", False):
             raise
         print(f"error: {exc}", file=sys.stderr)
         return Exit.CANCELLED if isinstance(exc, Cancelled) else Exit.FAILED
     except ValueError as exc:  # settings validation names the option and value
-        if args.debug:
+        if getattr(args, "debug", False):
             raise
         print(f"error: {exc}", file=sys.stderr)
         return Exit.USAGE

@@ -78,3 +78,20 @@ def make_scene(
     mix = wet + amb  # broadcast mono speech to every channel
     return Scene(mix.astype(np.float32), dry, wet, amb, rir, sample_rate_hz,
                  band_rt60_s(rir, sample_rate_hz), drr_db(rir, sample_rate_hz))
+
+
+def kit_scene(
+    rt60_s: float,
+    sample_rate_hz: int,
+    seconds: float,
+    seed: int,
+    speaker: Speaker,
+    ambience: str = "real:rain",
+    snr_db: float = 20.0,
+):
+    """A scene rendered by the kit's ``render_scene`` (truth in ``rt60_band_s`` / ``drr_db``), its
+    room drawn with a mid-band RT60 of ``rt60_s`` (band shape and talker distance random)."""
+    from engine.kit.scene import SceneSpec, render_scene
+
+    room = random_room(np.random.default_rng(seed), (rt60_s, rt60_s * 1.001))
+    return render_scene(SceneSpec(room, ambience, snr_db, seed), seconds, sample_rate_hz, speaker=speaker)

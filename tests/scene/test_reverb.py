@@ -1,4 +1,12 @@
-"""Blind RT60 and DRR against kit truth on synthetic scenes (real voices and ambiences)."""
+"""Blind RT60 and DRR against kit truth on kit-rendered scenes (espeak voices, real/procedural ambience).
+
+Tolerances are the ones ``bench/bench_reverb_accuracy.py`` measures on its HELD-OUT scenes (about
+the 90th percentile of |error| over 30 scenes, 0.2-5 s rooms, 10-30 dB SNR), not aspirations:
+1 kHz is the best band (p90 39 %), 500-4000 Hz p90 44-66 %, the outer octaves worse (dry rooms
+read long there, live ones short at 125-250 Hz), DRR p90 6.8 dB. The previous method read
+250-500 Hz 60-90 % short in 2.5-4.5 s rooms and its DRR sat at ~-2 dB whatever the truth; both
+fail these bounds.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +14,56 @@ import numpy as np
 import pytest
 
 from engine.scene import reverb
+from engine.scene.analyse import _fill_bands
 from engine.scene.profile import OCTAVE_BANDS_HZ
-from tests.scene.scenes import FEMALE, MALE, make_scene
+from tests.scene.scenes import FEMALE, MALE, kit_scene
 
-MID = [2, 3, 4, 5]  # 500-4000 Hz
+CASES = [
+    # rt60 (mid), rate, speaker, seed, ambience, SNR
+    (0.4, 48000, MALE, 21, "real:night", 20.0),
+    (0.4, 16000, FEMALE, 22, "proc:hvac", 15.0),
+    (1.2, 48000, FEMALE, 23, "real:restaurant", 20.0),
+    (1.2, 16000, MALE, 24, "real:rain", 25.0),
+    (3.5, 48000, MALE, 25, "proc:traffic", 20.0),
+    (3.5, 16000, FEMALE, 26, "real:campfire", 15.0),
+]
+IDS = [f"{c[0]}s-{c[1] // 1000}k-{'m' if c[2] is MALE else 'f'}" for c in CASES]
 
 
-@pytest.mark.parametrize("rate", [16000, 48000])
-@pytest.mark.parametrize("rt60_s,seed", [(0.3, 11), (0.9, 12), (2.0, 13)])
-def test_rt60_recovered_mid_bands(rt60_s: float, seed: int, rate: int) -> None:
-    scene = make_scene(rt60_s, rate, seconds=20.0, seed=seed, ambience="rain", snr_db=25.0,
-                       speaker=MALE if seed % 2 else FEMALE)
+@pytest.fixture(scope="module", params=CASES, ids=IDS)
+def measured(request):
+    rt60_s, rate, speaker, seed, ambience, snr_db = request.param
+    scene = kit_scene(rt60_s, rate, 20.0, seed, speaker, ambience, snr_db)
     bands = reverb.band_decays(scene.mix[:, 0], rate, OCTAVE_BANDS_HZ)
-    est = np.array([b.rt60_s for b in bands])
-    err = est[MID] / scene.rt60_band_s[MID] - 1.0
-    # Measured tolerance: median error over 500-4000 Hz <= 25 %, 1-4 kHz each within 40 %
-    # (500 Hz is the weak band in live rooms: it can read up to ~70 % short).
-    assert np.all(np.isfinite(err)), est
-    assert np.median(np.abs(err)) <= 0.25, (est, scene.rt60_band_s)
-    assert np.max(np.abs(err[1:])) <= 0.4, (est, scene.rt60_band_s)
+    est = _fill_bands(np.array([b.rt60_s for b in bands]))  # what analyse_reference stores
+    return scene, est, reverb.broadband_drr_db(bands, rate)
 
 
-def test_drr_tracks_truth_loosely() -> None:
-    # Honest bound: the blind DRR is biased towards ~-2 dB; this asserts what it achieves today.
-    scene = make_scene(0.4, 48000, seconds=20.0, seed=3, ambience="rain", snr_db=25.0)
-    bands = reverb.band_decays(scene.mix[:, 0], 48000, OCTAVE_BANDS_HZ)
-    drr = reverb.broadband_drr_db(bands, 48000)
+def test_rt60_bands(measured) -> None:
+    scene, est, _ = measured
+    err = np.abs(est / scene.rt60_band_s - 1.0)
+    detail = (np.round(est, 2), np.round(scene.rt60_band_s, 2))
+    assert np.all(np.isfinite(err)), detail
+    assert err[3] <= 0.30, detail  # 1 kHz
+    assert np.median(err[2:6]) <= 0.35, detail  # 500-4000 Hz
+    assert np.max(err[2:6]) <= 0.55, detail
+    assert np.max(err[0:2]) <= 0.60, detail  # 125-250 Hz
+    assert err[6] <= 1.5, detail  # 8 kHz: dry rooms read up to ~2.5x long (p90 145 %)
+
+
+def test_drr(measured) -> None:
+    scene, _, drr = measured
     assert np.isfinite(drr)
-    assert abs(drr - scene.drr_db) <= 10.0
+    assert abs(drr - scene.drr_db) <= 6.5, (drr, scene.drr_db)
+
+
+def test_drr_follows_distance() -> None:
+    """Two 0.8 s rooms whose true DRRs differ by ~4 dB: the estimate must order them correctly."""
+    rt = []
+    for distance_seed in (31, 32):
+        scene = kit_scene(0.8, 48000, 20.0, distance_seed, MALE, "real:rain", 25.0)
+        bands = reverb.band_decays(scene.mix[:, 0], 48000, OCTAVE_BANDS_HZ)
+        rt.append((scene.drr_db, reverb.broadband_drr_db(bands, 48000)))
+    (true_a, est_a), (true_b, est_b) = rt
+    assert abs(true_a - true_b) >= 3.0, rt  # the pair must differ for the check to mean anything
+    assert np.sign(est_a - est_b) == np.sign(true_a - true_b), rt
