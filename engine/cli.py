@@ -126,6 +126,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         eq_amount=args.eq_amount,
         seed=args.seed,
         stems=getattr(args, "stems", False),
+        steps=args.steps,
+        guidance=args.guidance,
+        sampler=args.sampler,
+        device=args.device,
     )
 
 
@@ -272,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--wet-db", type=float, default=0.0, help="reverb level in dB")
     render.add_argument("--eq-amount", type=float, default=1.0, help="0 = no colouration, 1 = the scene's")
     render.add_argument("--seed", type=int, default=0)
+    # diffusion engine only
+    render.add_argument("--steps", type=int, default=Settings.steps, help="diffusion: sampler steps")
+    render.add_argument("--guidance", type=float, default=Settings.guidance,
+                        help="diffusion: classifier-free guidance scale")
+    render.add_argument("--sampler", choices=("ddim", "dpmpp"), default=Settings.sampler, help="diffusion: sampler")
+    render.add_argument("--device", choices=("cpu", "cuda"), default=Settings.device, help="diffusion: device")
 
     r = sub.add_parser("restyle", help="restyle files and folders into a scene", parents=[common, render])
     r.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (recursive)")
@@ -289,9 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--duration", type=float, default=10.0, metavar="SECONDS")
     v.set_defaults(func=cmd_preview)
 
+    from engine.evaluation.cli import register as register_eval
     from engine.train.cli import register as register_train
 
     register_train(sub)
+    register_eval(sub)
     return parser
 
 

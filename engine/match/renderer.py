@@ -49,6 +49,11 @@ class MatchRenderer:
         eq = eq_filter(profile, sr, settings.eq_amount)
         direct = _compose(eq, ir.direct)
         late = _compose(eq, ir.late)
+        # Keep the restyled speech as loud as the dry line (BS.1770): a church must not make the
+        # dialogue 10 dB louder or clip; the mixer's levels stay where the editor set them.
+        gain = 10.0 ** (-_scene_loudness_gain_db(direct, late * 10.0 ** (-settings.wet_db / 20.0), sr) / 20.0)
+        direct, late = direct * gain, late * gain
+        self.speech_gain = gain
         if settings.stems:
             filters: list[np.ndarray | float] = [direct, late]
         else:
@@ -58,10 +63,7 @@ class MatchRenderer:
         self._bed = AmbienceBed(ambience_excerpt, excerpt_rate_hz, sr, ch, settings.seed)
         self.ambience_gain = _bed_gain(
             ambience_excerpt, excerpt_rate_hz, sr, ch, settings.seed,
-            target_lufs=_speech_lufs(source.loudness_lufs)
-            + _scene_loudness_gain_db(direct, late * 10.0 ** (-settings.wet_db / 20.0), sr)
-            + profile.ambience_to_speech_db
-            + settings.trim_db,
+            target_lufs=_speech_lufs(source.loudness_lufs) + profile.ambience_to_speech_db + settings.trim_db,
         )
         self.channels = ch
 
@@ -92,11 +94,9 @@ def _speech_lufs(measured_lufs: float) -> float:
 def _scene_loudness_gain_db(direct: np.ndarray, late: np.ndarray, sr: int) -> float:
     """How much louder (BS.1770, gated) the scene makes real speech: measured on a bundled voice.
 
-    The scene's ambience ratio was measured against its reverberant speech, so the bed must sit
-    relative to the restyled speech, not the dry input. Gating makes this far smaller than the
-    reverb's energy gain (tails fall in pauses), so it is measured, not computed. The caller
-    passes the reverb at the scene's own level (not the wet_db control) so the reverb and
-    ambience faders stay independent, as a mixer expects.
+    Gating makes this far smaller than the reverb's energy gain (tails fall in pauses), so it is
+    measured, not computed. The caller passes the reverb at the scene's own level (not the
+    wet_db control) so that moving the reverb fader changes the reverb, not the whole line.
     """
     from scipy.signal import fftconvolve
 

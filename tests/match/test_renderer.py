@@ -60,8 +60,8 @@ def test_exact_length_and_streamed_equals_one_shot(ambience, block):
     for ch in range(2):
         want_d = fftconvolve(fftconvolve(x[:, ch].astype(np.float64), eq), ir.direct[:, ch])[:frames]
         want_r = fftconvolve(fftconvolve(x[:, ch].astype(np.float64), eq), ir.late[:, ch])[:frames]
-        np.testing.assert_allclose(out.dialogue[:, ch], want_d, atol=1e-5)
-        np.testing.assert_allclose(out.reverb[:, ch], want_r, atol=1e-5)
+        np.testing.assert_allclose(out.dialogue[:, ch], r.speech_gain * want_d, atol=1e-5)
+        np.testing.assert_allclose(out.reverb[:, ch], r.speech_gain * want_r, atol=1e-5)
 
 
 def test_mix_only_path_equals_sum_of_stems(ambience):
@@ -125,11 +125,26 @@ def test_silent_dialogue_gets_ambience_at_typical_speech_level(ambience):
     assert integrated_loudness(out.ambience, SR) == pytest.approx(-24.0 - 15.0, abs=1.0)
 
 
-def test_flat_eq_keeps_dialogue_exact(ambience):
+def test_flat_eq_keeps_dialogue_a_pure_gain(ambience):
     x = _signal(SR, 1)
     r = _make(ambience, Settings(stems=True, eq_amount=0.0), channels=1)
     out = _render(r, x, 5000)
-    np.testing.assert_array_equal(out.dialogue, x)
+    gain = float(np.dot(out.dialogue[:, 0], x[:, 0]) / np.dot(x[:, 0], x[:, 0]))
+    assert 0.05 < gain <= 1.0
+    np.testing.assert_allclose(out.dialogue, gain * x, atol=1e-6)
+
+
+@pytest.mark.parametrize("rt60_s, drr_db", [(0.3, 6.0), (3.0, -12.0)])
+def test_restyled_speech_keeps_the_dry_loudness(ambience, rt60_s, drr_db):
+    """A church must not make the line louder (or clip): levels stay where the editor set them."""
+    from engine.kit.speech import alsa_voice
+
+    x = alsa_voice(SR)
+    lufs_in = integrated_loudness(x, SR)
+    profile = hand_profile(rt60_s=rt60_s, drr_db=drr_db)
+    out = _render(_make(ambience, Settings(stems=True), channels=1, frames=len(x), loudness=lufs_in,
+                        profile=profile), x, SR)
+    assert integrated_loudness(out.dialogue + out.reverb, SR) == pytest.approx(lufs_in, abs=0.5)
 
 
 def test_rejects_wrong_channel_count(ambience):
