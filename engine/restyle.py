@@ -34,6 +34,16 @@ def make_renderer(preset: SceneSource, settings: Settings, source: SourceInfo) -
         from engine.match import MatchRenderer
 
         return MatchRenderer(preset.profile, preset.ambience, preset.ambience_rate_hz, settings, source)
+    if settings.engine == "diffusion":
+        from engine.diffusion.engine import CHECKPOINT_ENV, DiffusionRenderer, available_checkpoint
+
+        checkpoint = available_checkpoint()
+        if checkpoint is None:
+            raise RoomtoneError(
+                f"the diffusion engine needs a trained checkpoint: none is shipped with this build and "
+                f"${CHECKPOINT_ENV} is not set to one; use --engine match"
+            )
+        return DiffusionRenderer(preset, settings, source, checkpoint)
     raise RoomtoneError(
         f"the {settings.engine!r} engine is not available in this build; use --engine match"
     )

@@ -48,4 +48,30 @@ __all__ = [
     "load_checkpoint",
     "read_manifest",
     "save_checkpoint",
+    # inference engine (loaded on first use: they pull in engine.render / engine.audio / scipy / soxr)
+    "DiffusionRenderer",
+    "OverlapAdd",
+    "available_checkpoint",
+    "diffusion_available",
+    "embed_reference",
+    "overlap_add",
+    "preset_condition",
 ]
+
+_LAZY = {
+    "DiffusionRenderer": "engine.diffusion.engine",
+    "available_checkpoint": "engine.diffusion.engine",
+    "diffusion_available": "engine.diffusion.engine",
+    "OverlapAdd": "engine.diffusion.windowing",
+    "overlap_add": "engine.diffusion.windowing",
+    "embed_reference": "engine.diffusion.embeddings",
+    "preset_condition": "engine.diffusion.embeddings",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'engine.diffusion' has no attribute {name!r}")

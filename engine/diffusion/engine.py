@@ -1,0 +1,311 @@
+"""The diffusion engine: a Renderer (engine.render) around a trained stylizer package.
+
+Signal path, per file (streaming, bounded memory):
+
+1. **Mid**: the channels are averaged into one mid signal (dialogue is mono or dual-mono in
+   practice; one model pass instead of one per channel, and no random decorrelation between
+   channels). The model band is the same in every output channel; the stereo image above the
+   crossover comes from the match engine, which renders each channel.
+2. **Level**: the mid is brought to the training speech level (``MODEL_SPEECH_LUFS``, the
+   corpus' -26 dBFS speech) with one fixed gain from the source's integrated loudness, and the
+   output is scaled back by its inverse, so the model always sees the levels it learnt.
+3. **Enhancement H at inference**: the dry dialogue is already "enhanced" (clean, close, dry), so
+   H is the identity plus the training's light Gaussian noise (``INPUT_NOISE_STD``, the default
+   of engine.train.enhance), drawn per absolute sample so overlapping windows see the same input.
+4. **Model rate**: soxr streams (engine.audio.resample's resampler, HQ) to and from 16 kHz.
+5. **Windows**: ``window`` = the training window (2.56 s), hop = 3/4 window, several windows per
+   U-Net call, CFG's two passes in the same batch (StylizerPipeline.predict_noise), joined by
+   engine.diffusion.windowing.OverlapAdd (triangular crossfades). Every window gets the same
+   condition tokens, and its initial noise is cut from ONE long noise sequence indexed by absolute
+   latent frame (drawn in chunks of ``NOISE_CHUNK_FRAMES`` from (seed, chunk)), so overlapping
+   windows start from identical noise where they overlap and agree closely there.
+6. **Full band**: above the model's Nyquist the match engine's render (MatchRenderer, same preset
+   and settings) is used, through a complementary linear-phase FIR crossover at
+   ``CROSSOVER_HZ``: out = delay(match) + LP(model - match) = LP(model) + HP(match) exactly.
+   latency_frames is the FIR's group delay; at 16 kHz or below the model band is the whole band.
+7. **Stems**: the model renders one inseparable signal, so **the whole mix goes to 'dialogue'**
+   and 'reverb' and 'ambience' are silent (they still sum to the mix). A mixer asking for stems
+   should use the match engine; this is documented in MODEL_CARD.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.diffusion.checkpoint import load_checkpoint, read_manifest
+from engine.diffusion.embeddings import preset_condition
+from engine.diffusion.pipeline import StylizerPipeline
+from engine.diffusion.samplers import DDIMSampler, DPMSolverPP2MSampler
+from engine.diffusion.windowing import OverlapAdd
+from engine.errors import RoomtoneError
+from engine.render import SourceInfo, Stems
+from engine.settings import Settings
+
+CHECKPOINT_ENV = "ROOMTONE_CHECKPOINT"
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "roomtone-tiny"
+
+MODEL_SPEECH_LUFS = -26.0
+MAX_LEVEL_GAIN_DB = 30.0
+SILENT_LUFS = -69.0
+INPUT_NOISE_STD = 1e-3
+CROSSOVER_HZ = 7000.0  # below soxr HQ's passband edge at 8 kHz Nyquist (~7.3 kHz) and the vocoder's top
+CROSSOVER_TAPS_PER_KHZ = 4  # FIR length ~ 4 taps per kHz of source rate: ~1 kHz transition band
+NOISE_CHUNK_FRAMES = 64
+WINDOW_BATCH = 4
+OVERLAP = 0.25
+
+
+def available_checkpoint() -> Path | None:
+    """$ROOMTONE_CHECKPOINT when set (and a package), else the shipped checkpoints/roomtone-tiny, else None."""
+    env = os.environ.get(CHECKPOINT_ENV)
+    candidates = [Path(env)] if env else []
+    candidates.append(SHIPPED_CHECKPOINT)
+    for path in candidates:
+        try:
+            read_manifest(path)
+        except RoomtoneError:
+            continue
+        return path
+    return None
+
+
+def diffusion_available() -> bool:
+    return available_checkpoint() is not None
+
+
+@functools.lru_cache(maxsize=2)
+def _load(path: str, mtime_ns: int, device: str):
+    model, config = load_checkpoint(path, device=device)
+    return model, config, read_manifest(path)["checkpoint_id"]
+
+
+def load_stylizer(checkpoint_dir: str | Path, device: str = "cpu"):
+    """(Stylizer, StylizerConfig, checkpoint id), cached across renderers (one per file in a batch)."""
+    path = Path(checkpoint_dir).resolve()
+    manifest = read_manifest(path)
+    if manifest["model"] != "Stylizer":
+        raise RoomtoneError(f"{path}: a {manifest['model']} package, not a Stylizer")
+    weights = path / "weights.safetensors"
+    mtime = weights.stat().st_mtime_ns if weights.exists() else 0
+    return _load(str(path), mtime, device)
+
+
+def _device(name: str) -> str:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RoomtoneError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    if name not in ("cpu", "cuda"):
+        raise RoomtoneError(f"unknown device {name!r}")
+    return name
+
+
+def _level_gain(loudness_lufs: float) -> float:
+    if not math.isfinite(loudness_lufs) or loudness_lufs <= SILENT_LUFS:
+        return 1.0
+    db = float(np.clip(MODEL_SPEECH_LUFS - loudness_lufs, -MAX_LEVEL_GAIN_DB, MAX_LEVEL_GAIN_DB))
+    return 10.0 ** (db / 20.0)
+
+
+def _seed_of(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint32).view(np.uint64)[0]
+               % (2**63 - 1))
+
+
+def latent_noise(seed: int, start_frame: int, frames: int, shape: tuple[int, int]) -> torch.Tensor:
+    """(channels, height, frames) standard normal noise cut from one infinite sequence over latent frames."""
+    out = []
+    first, last = start_frame // NOISE_CHUNK_FRAMES, (start_frame + frames - 1) // NOISE_CHUNK_FRAMES
+    for chunk in range(first, last + 1):
+        g = torch.Generator(device="cpu").manual_seed(_seed_of(seed, 1, chunk))
+        out.append(torch.randn((*shape, NOISE_CHUNK_FRAMES), generator=g, dtype=torch.float32))
+    noise = torch.cat(out, dim=-1)
+    offset = start_frame - first * NOISE_CHUNK_FRAMES
+    return noise[..., offset: offset + frames]
+
+
+def input_noise(seed: int, start: int, n: int, std: float, chunk: int = 16000) -> np.ndarray:
+    """Gaussian noise for absolute samples [start, start + n) of the model-rate input."""
+    if n <= 0:
+        return np.zeros(0, np.float32)
+    parts = []
+    first, last = start // chunk, (start + n - 1) // chunk
+    for k in range(first, last + 1):
+        parts.append(np.random.default_rng([seed, 2, k]).standard_normal(chunk).astype(np.float32))
+    noise = np.concatenate(parts)[start - first * chunk: start - first * chunk + n]
+    return (noise * np.float32(std)).astype(np.float32)
+
+
+class WindowStylizer:
+    """The window model for OverlapAdd: (B, window) dry model-rate waves -> (B, window) stylized waves."""
+
+    def __init__(self, model, condition: torch.Tensor, settings: Settings, latent_frame_samples: int) -> None:
+        config = model.config
+        sampler = DDIMSampler(config.diffusion) if settings.sampler == "ddim" else DPMSolverPP2MSampler(
+            config.diffusion)
+        self.pipe = StylizerPipeline.from_stylizer(model, sampler)
+        self.condition = condition
+        self.steps, self.guidance, self.seed = int(settings.steps), float(settings.guidance), int(settings.seed)
+        self.latent_frame_samples = latent_frame_samples
+        self.calls = 0
+
+    @torch.no_grad()
+    def __call__(self, windows: np.ndarray, starts: list[int]) -> np.ndarray:
+        pipe = self.pipe
+        wave = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
+        enhanced_latent, num_frames = pipe.encode_enhanced(wave)
+        b, c, h, t = enhanced_latent.shape
+        noise = torch.stack([latent_noise(self.seed, s // self.latent_frame_samples, t, (c, h)) for s in starts])
+        latent = noise.to(pipe.device, pipe.dtype)
+        condition = self.condition.to(pipe.device, pipe.dtype).expand(b, -1, -1)
+        generator = torch.Generator(device="cpu").manual_seed(_seed_of(self.seed, 3, starts[0]))  # DDIM eta > 0 only
+        pipe.sampler.set_timesteps(self.steps)
+        for step_t in pipe.sampler.timesteps:
+            eps = pipe.predict_noise(latent, enhanced_latent, step_t.to(pipe.device), condition, self.guidance)
+            latent = pipe.sampler.step(eps, step_t, latent, generator=generator)
+        mel = pipe.decode(latent, num_frames)
+        out = pipe.vocoder(mel)[:, : windows.shape[-1]]
+        self.calls += 1
+        if out.shape[-1] < windows.shape[-1]:
+            out = torch.nn.functional.pad(out, (0, windows.shape[-1] - out.shape[-1]))
+        return out.float().cpu().numpy()
+
+
+def _crossover_lowpass(rate_hz: int) -> np.ndarray:
+    from scipy.signal import firwin
+
+    taps = int(round(CROSSOVER_TAPS_PER_KHZ * rate_hz / 1000.0)) | 1
+    return firwin(taps, CROSSOVER_HZ, fs=rate_hz, window=("kaiser", 8.0))
+
+
+class DiffusionRenderer:
+    """Renderer protocol; see the module docstring for the signal path."""
+
+    def __init__(self, preset, settings: Settings, source: SourceInfo, checkpoint_dir: str | Path | None = None,
+                 window_batch: int = WINDOW_BATCH) -> None:
+        import soxr
+
+        checkpoint_dir = checkpoint_dir if checkpoint_dir is not None else available_checkpoint()
+        if checkpoint_dir is None:
+            raise RoomtoneError(f"no diffusion checkpoint is available: none is shipped and ${CHECKPOINT_ENV} "
+                                "is not set; use --engine match")
+        device = _device(settings.device)
+        model, config, ident = load_stylizer(checkpoint_dir, device)
+        self.checkpoint_id = ident
+        condition, self.reembedded = preset_condition(preset, model, ident, device)
+        self.source, self.settings = source, settings
+        sr, ch = int(source.sample_rate_hz), int(source.channels)
+        self.rate, self.channels = sr, ch
+        self.model_rate = int(config.mel.sample_rate_hz)
+        hop_mel = config.mel.hop_length
+        latent_frame = hop_mel * config.vae.downsample_factor
+        window = 256 * hop_mel  # the training window: 2.56 s at 16 kHz = 256 mel frames = 64 latent frames
+        hop = max(latent_frame, int(round(window * (1 - OVERLAP) / latent_frame)) * latent_frame)
+        self.window_model = WindowStylizer(model, condition, settings, latent_frame)
+        self._ola = OverlapAdd(window, hop, self.window_model, batch=window_batch)
+        self._gain = _level_gain(source.loudness_lufs)
+        self._down = soxr.ResampleStream(sr, self.model_rate, 1, dtype="float32", quality="HQ") \
+            if sr != self.model_rate else None
+        self._up = soxr.ResampleStream(self.model_rate, sr, 1, dtype="float32", quality="HQ") \
+            if sr != self.model_rate else None
+        self._model_in = 0  # model-rate samples fed so far (for the input noise)
+        self._frames_in = 0
+        self._frames_out = 0
+        # Full band: the match engine above the crossover.
+        self._match = None
+        self._lp = None
+        self.latency_frames = 0
+        if sr > self.model_rate:
+            from engine.match import MatchRenderer
+
+            self._match = MatchRenderer(preset.profile, preset.ambience, preset.ambience_rate_hz,
+                                        settings.with_(stems=False), source)
+            self._lp = _crossover_lowpass(sr)
+            self.latency_frames = (len(self._lp) - 1) // 2
+            self._lp_state = np.zeros((len(self._lp) - 1, ch))
+            self._delay = np.zeros((self.latency_frames, ch), np.float32)
+        self._lo_pending = np.zeros(0, np.float32)  # model band at the source rate, not yet combined
+        self._hi_pending = np.zeros((0, ch), np.float32)  # match mix, not yet combined
+
+    # -- protocol ---------------------------------------------------------------------------
+
+    def process(self, block: np.ndarray) -> Stems:
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.channels:
+            raise ValueError(f"expected a (frames, {self.channels}) block, got shape {block.shape}")
+        self._frames_in += len(block)
+        lo = self._model_band(self._to_model(block.mean(axis=1)), last=False)
+        hi = self._match.process(block).mix if self._match is not None else None
+        return self._combine(lo, hi)
+
+    def flush(self) -> Stems:
+        lo = self._model_band(self._to_model(np.zeros(0, np.float32), last=True), last=True)
+        hi = self._match.flush().mix if self._match is not None else None
+        # Exactly the input's length on both paths (the resamplers may be off by a sample), then the
+        # crossover's delay line is pushed out with zeros.
+        self._lo_pending = _fit(np.concatenate([self._lo_pending, lo]), self._frames_in - self._frames_out)
+        if hi is not None:
+            self._hi_pending = _fit(np.concatenate([self._hi_pending, hi]), self._frames_in - self._frames_out)
+            pad = self.latency_frames
+            self._lo_pending = np.concatenate([self._lo_pending, np.zeros(pad, np.float32)])
+            self._hi_pending = np.concatenate([self._hi_pending, np.zeros((pad, self.channels), np.float32)])
+        return self._combine(np.zeros(0, np.float32), None if hi is None else np.zeros((0, self.channels), np.float32))
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _to_model(self, mid: np.ndarray, last: bool = False) -> np.ndarray:
+        x = mid.astype(np.float32) * np.float32(self._gain)
+        if self._down is not None:
+            x = self._down.resample_chunk(x, last=last)
+        x = x + input_noise(self.settings.seed, self._model_in, len(x), INPUT_NOISE_STD)
+        self._model_in += len(x)
+        return x
+
+    def _model_band(self, x: np.ndarray, last: bool) -> np.ndarray:
+        y = self._ola.push(x) if len(x) or not last else np.zeros(0)
+        if last:
+            y = np.concatenate([y, self._ola.finish()])
+        y = (y / self._gain).astype(np.float32)
+        if self._up is not None:
+            y = self._up.resample_chunk(y, last=last)
+        return y
+
+    def _combine(self, lo: np.ndarray, hi: np.ndarray | None) -> Stems:
+        self._lo_pending = np.concatenate([self._lo_pending, lo])
+        if hi is None:
+            n = len(self._lo_pending)
+            mix = np.repeat(self._lo_pending[:, None], self.channels, axis=1)
+            self._lo_pending = self._lo_pending[n:]
+        else:
+            self._hi_pending = np.concatenate([self._hi_pending, hi])
+            n = min(len(self._lo_pending), len(self._hi_pending))
+            lo_n, hi_n = self._lo_pending[:n], self._hi_pending[:n]
+            self._lo_pending, self._hi_pending = self._lo_pending[n:], self._hi_pending[n:]
+            mix = self._crossover(lo_n, hi_n)
+        self._frames_out += n
+        mix = mix.astype(np.float32)
+        zeros = np.zeros_like(mix)
+        return Stems(dialogue=mix, reverb=zeros, ambience=zeros.copy())
+
+    def _crossover(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """delay_D(hi) + LP(lo - hi): the low band of the model plus the high band of the match render."""
+        from scipy.signal import lfilter
+
+        if len(lo) == 0:
+            return np.zeros((0, self.channels), np.float32)
+        diff = lo[:, None].astype(np.float64) - hi.astype(np.float64)
+        low, self._lp_state = lfilter(self._lp, [1.0], diff, axis=0, zi=self._lp_state)
+        delayed = np.concatenate([self._delay, hi])
+        self._delay = delayed[len(hi):]
+        return delayed[: len(hi)] + low
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    n = max(0, n)
+    if len(x) >= n:
+        return x[:n]
+    return np.concatenate([x, np.zeros((n - len(x), *x.shape[1:]), x.dtype)])
