@@ -20,6 +20,9 @@ exponentially: a straight line in dB whose slope is -60/RT60. So:
 5. neighbouring octaves rarely differ by more than ~30 %: working outwards from 1 kHz (the
    best-measured band), each octave is clamped to ``NEIGHBOUR_RATIO`` of its inner neighbour.
    The outer octaves see few clean decays (125 Hz reads long in dry rooms, short in live ones).
+   Above 1 kHz a rise is capped tighter (``HF_RISE_RATIO``): air and most wall materials absorb
+   more with frequency, so real rooms' RT60 at 2-8 kHz rarely exceeds the 1 kHz value, while
+   shallow HF decays under broadband ambience (rain, traffic) read long.
 
 DRR comes from the same fits: at an offset the peak holds direct + reverberant energy and the late
 line extrapolated back to the peak is the reverberant part, so DRR = 10 log10(10^(drop/10) - 1)
@@ -61,6 +64,7 @@ RANGE_WEIGHT_POWER = 2.0
 DURATION_WEIGHT_POWER = 1.0
 RT60_PERCENTILE = 25.0
 NEIGHBOUR_RATIO = 1.3  # an octave's RT60 stays within this factor of its inner neighbour's
+HF_RISE_RATIO = 1.1  # ... but above 1 kHz it rises by at most this per octave (air and wall absorption grow with frequency)
 ANCHOR_HZ = 1000.0
 FIT_RANGE_DB = 25.0  # late fit spans at most this far below the knee (a T20/T30-like range)
 FLOOR_OFFSET_DB = 1.5  # the ambience mean sits above a low percentile of its smoothed envelope
@@ -209,13 +213,15 @@ def band_fits(
     return fits
 
 
-def robust_rt60_s(fits: list[DecayFit], hop_s: float = HOP_S) -> float:
+def robust_rt60_s(fits: list[DecayFit], hop_s: float = HOP_S, max_late_s: float = np.inf) -> float:
     """Leverage-weighted low percentile of the late-slope RT60s; NaN with fewer than ``MIN_DECAYS``.
 
     A late fit shorter than ``LATE_FRACTION`` of the band's RT60 sees mostly the early decay
     (direct sound and first reflections ending, fast) rather than the late field: in a 4 s room
     the gaps between words give 60-150 ms "decays" reading 0.5-1 s. So the estimate is iterated,
-    each round keeping only fits at least that fraction of the previous estimate long.
+    each round keeping only fits at least that fraction of the previous estimate long, but never
+    more than ``max_late_s``: in the outer octaves under ambience the iteration can run away (the
+    long fits left are the ones the ambience bent), so the caller caps it from the anchor band.
     """
     if len(fits) < MIN_DECAYS:
         return float("nan")
@@ -233,7 +239,7 @@ def robust_rt60_s(fits: list[DecayFit], hop_s: float = HOP_S) -> float:
 
     est = pct(np.ones(rt.size, bool))
     for _ in range(LATE_ITERATIONS):
-        keep = dur >= LATE_FRACTION * est
+        keep = dur >= min(LATE_FRACTION * est, max_late_s)
         if keep.sum() < MIN_DECAYS:
             keep = dur >= np.sort(dur)[-MIN_DECAYS]
         new = pct(keep)
@@ -256,18 +262,27 @@ def band_decays(
     offsets = find_offsets(detect, d_floor)
     if valid is not None:
         offsets = [(a, b) for a, b in offsets if valid[a]]
-    out = []
+    fitted: dict[int, tuple[list[DecayFit], float]] = {}
     for b, centre in enumerate(bands_hz):
         if not usable[b]:
-            out.append(BandDecays(centre, float("nan"), [], float("nan")))
             continue
         smooth = max(SMOOTH_FRAMES, int(round(SMOOTH_TIME_BANDWIDTH / (0.707 * centre * HOP_S))))
         raw = envelope_db(power[:, b], smooth)
         floor = float(np.percentile(raw if valid is None else raw[valid], FLOOR_PERCENTILE)) + FLOOR_OFFSET_DB
         lin = 10.0 ** (raw / 10.0) - FLOOR_SUBTRACT * 10.0 ** (floor / 10.0)
         env = 10.0 * np.log10(np.maximum(lin, 10.0 ** ((floor - 30.0) / 10.0)))
-        fits = band_fits(env, offsets, floor)
-        rt60 = robust_rt60_s(fits)
+        fitted[b] = (band_fits(env, offsets, floor), floor)
+    # The late-fit length threshold of every band is capped from the anchor band's estimate.
+    anchor = min(fitted, key=lambda b: abs(np.log(bands_hz[b] / ANCHOR_HZ)), default=None)
+    anchor_rt = robust_rt60_s(fitted[anchor][0]) if anchor is not None else float("nan")
+    cap = LATE_FRACTION * anchor_rt * NEIGHBOUR_RATIO if np.isfinite(anchor_rt) else np.inf
+    out = []
+    for b, centre in enumerate(bands_hz):
+        if b not in fitted:
+            out.append(BandDecays(centre, float("nan"), [], float("nan")))
+            continue
+        fits, floor = fitted[b]
+        rt60 = robust_rt60_s(fits, max_late_s=cap)
         drr = band_drr_db(fits) if np.isfinite(rt60) else float("nan")
         out.append(BandDecays(centre, rt60, fits, floor, drr))
     return _smooth_across_bands(out)
@@ -293,11 +308,11 @@ def _smooth_across_bands(bands: list[BandDecays]) -> list[BandDecays]:
     if ok.size == 0:
         return bands
     a = int(ok[np.argmin(np.abs(np.log(centres[ok] / ANCHOR_HZ)))])
-    for order in (range(a + 1, rt.size), range(a - 1, -1, -1)):
+    for order, rise in ((range(a + 1, rt.size), HF_RISE_RATIO), (range(a - 1, -1, -1), NEIGHBOUR_RATIO)):
         prev = rt[a]
         for i in order:
             if np.isfinite(rt[i]):
-                rt[i] = float(np.clip(rt[i], prev / NEIGHBOUR_RATIO, prev * NEIGHBOUR_RATIO))
+                rt[i] = float(np.clip(rt[i], prev / NEIGHBOUR_RATIO, prev * rise))
                 prev = rt[i]
     return [replace(b, rt60_s=float(r)) for b, r in zip(bands, rt)]
 
