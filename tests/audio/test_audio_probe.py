@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,8 @@ import soundfile as sf
 
 from engine.audio import probe, write_audio
 from engine.errors import InputError
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def reason(path: Path) -> str:
@@ -35,14 +40,25 @@ def test_directory(tmp_path: Path) -> None:
     assert "folder" in reason(tmp_path / "dir.wav")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can read files without read permission")
 def test_unreadable(tmp_path: Path) -> None:
+    """Probed in a child process; as root, one without the capability to bypass file permissions."""
     path = good_wav(tmp_path / "locked.wav")
+    code = (
+        "import sys; from pathlib import Path; from engine.audio import probe; from engine.errors import InputError\n"
+        "try:\n    probe(Path(sys.argv[1]))\nexcept InputError as e:\n    print(e.reason)\n"
+    )
+    cmd = [sys.executable, "-c", code, str(path)]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: cannot make a file unreadable")
+        cmd = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *cmd]
     path.chmod(0)
     try:
-        assert "permission" in reason(path)
+        out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     finally:
         path.chmod(0o644)
+    assert out.returncode == 0, out.stderr
+    assert "permission" in out.stdout
 
 
 def test_empty_file(tmp_path: Path) -> None:
