@@ -29,6 +29,13 @@ class _Chart(QWidget):
         super().__init__(parent)
         self.setMinimumSize(220, 130)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.bands: tuple[float, ...] = ()
+        self.values: tuple[float, ...] = ()
+
+    def set_data(self, bands_hz: tuple[float, ...], values: tuple[float, ...]) -> None:
+        """One value per band (RT60 in s, or level in dB); empty tuples clear the chart."""
+        self.bands, self.values = tuple(bands_hz), tuple(values)
+        self.update()
 
     def sizeHint(self) -> QSize:
         return QSize(300, 160)
@@ -56,15 +63,6 @@ class _Chart(QWidget):
 
 class RT60Chart(_Chart):
     title = "Reverberation time RT60 (s) per octave"
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.bands: tuple[float, ...] = ()
-        self.values: tuple[float, ...] = ()
-
-    def set_data(self, bands_hz: tuple[float, ...], rt60_s: tuple[float, ...]) -> None:
-        self.bands, self.values = tuple(bands_hz), tuple(rt60_s)
-        self.update()
 
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
@@ -97,15 +95,6 @@ class RT60Chart(_Chart):
 
 class SpectrumChart(_Chart):
     title = "Ambience spectrum (dB per third octave)"
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.bands: tuple[float, ...] = ()
-        self.values: tuple[float, ...] = ()
-
-    def set_data(self, bands_hz: tuple[float, ...], level_db: tuple[float, ...]) -> None:
-        self.bands, self.values = tuple(bands_hz), tuple(level_db)
-        self.update()
 
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
