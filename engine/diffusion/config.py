@@ -111,6 +111,9 @@ class VAEConfig(_Config):
     pad_value: float = -11.512925464970229
     # Multiplies latents before diffusion so they have roughly unit variance; measured after VAE training.
     latent_scale: float = 1.0
+    # |value| bounding 99.9 % of the scaled training latents, measured with latent_scale; samplers
+    # clip their x0 predictions to it (None: no clipping). See engine.diffusion.samplers.
+    latent_clip: float | None = None
     disc_channels: int = 16
     disc_layers: int = 3
 
@@ -130,6 +133,7 @@ class VAEConfig(_Config):
         _check(self.latent_channels > 0 and self.num_res_blocks > 0,
                "latent_channels and num_res_blocks must be positive")
         _check(self.latent_scale > 0, f"latent_scale must be positive, got {self.latent_scale}")
+        _check(self.latent_clip is None or self.latent_clip > 0, f"latent_clip must be positive, got {self.latent_clip}")
 
     @property
     def downsample_factor(self) -> int:
@@ -192,13 +196,16 @@ class UNetConfig(_Config):
     context_dim: int = 64
     norm_groups: int = 8
     dropout: float = 0.0
+    # eps = noisy_latent + network(...): see LatentUNet. False (the field's default) is the plain
+    # network, so packages written before the field existed load unchanged; every named size sets it.
+    noise_skip: bool = False
 
     _SIZES: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {},
+        "tiny": {"noise_skip": True},
         "small": {"base_channels": 64, "channel_mults": (1, 2, 3, 4), "num_res_blocks": 2, "num_heads": 8,
-                  "head_dim": 32, "context_dim": 512, "norm_groups": 32, "dropout": 0.1},
+                  "head_dim": 32, "context_dim": 512, "norm_groups": 32, "dropout": 0.1, "noise_skip": True},
         "paper": {"base_channels": 128, "channel_mults": (1, 2, 3, 5), "num_res_blocks": 2, "num_heads": 8,
-                  "head_dim": 64, "context_dim": 1024, "norm_groups": 32, "dropout": 0.1},
+                  "head_dim": 64, "context_dim": 1024, "norm_groups": 32, "dropout": 0.1, "noise_skip": True},
     }
 
     def __post_init__(self) -> None:

@@ -78,6 +78,8 @@ def register(subparsers) -> None:
         if name == "ldm":
             p.add_argument("--vae", metavar="DIR", default=None,
                            help="trained VAE package (default: OUT/../vae/model)")
+            p.add_argument("--init", metavar="DIR", default=None,
+                           help="start the U-Net and condition encoder from this stylizer package (fine-tuning)")
 
     p = sub.add_parser("all", help="prepare if needed, train vae -> vocoder -> ldm, write OUT/stylizer")
     _add_stage_args(p)
@@ -167,6 +169,8 @@ def _stage(args: argparse.Namespace, name: str, steps: int, out: Path, vae_dir: 
             kw["crop_frames"] = args.crop_frames
         if args.disc_start is not None:
             kw["disc_start_step"] = args.disc_start
+        if getattr(args, "init", None):
+            kw["init_from"] = str(args.init)
         config = TrainConfig(stage=name, size=args.size, steps=steps, batch_size=args.batch, seed=args.seed,
                              condition_mode=mode, log_every=args.log_every, val_every=args.val_every,
                              ckpt_every=args.ckpt_every, workers=args.workers, **kw)

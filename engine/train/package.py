@@ -13,16 +13,17 @@ def assemble_stylizer(vae_model: str | Path, vocoder_model: str | Path, ldm_mode
                       out_dir: str | Path) -> str:
     """Stylizer package (engine.diffusion.save_checkpoint) from ``<stage>/model`` folders; returns its id.
 
-    The VAE's config gets the ``latent_scale`` the LDM stage measured: that number belongs to the
-    pair (VAE, U-Net) and the pipeline reads it from the VAE config.
+    The VAE's config gets the ``latent_scale`` and ``latent_clip`` the LDM stage measured: they
+    belong to the pair (VAE, U-Net) and the pipeline reads them from the VAE config.
     """
     ldm = Path(ldm_model)
     vae, vae_config = load_checkpoint(vae_model)
     vocoder, vocoder_config = load_checkpoint(vocoder_model)
     unet, unet_config = load_checkpoint(ldm / "unet")
     cond, cond_config = load_checkpoint(ldm / "cond_encoder")
-    scale = float(json.loads((ldm / "latent_scale.json").read_text(encoding="utf-8"))["latent_scale"])
-    config = StylizerConfig(mel=MelConfig(), vae=replace(vae_config, latent_scale=scale), condition=cond_config,
+    stats = json.loads((ldm / "latent_scale.json").read_text(encoding="utf-8"))
+    vae_config = replace(vae_config, latent_scale=float(stats["latent_scale"]), latent_clip=stats.get("latent_clip"))
+    config = StylizerConfig(mel=MelConfig(), vae=vae_config, condition=cond_config,
                             unet=unet_config, vocoder=vocoder_config, diffusion=DiffusionConfig())
     model = Stylizer(config)
     model.vae.load_state_dict(vae.state_dict())

@@ -12,6 +12,7 @@ cores at the tiny size; a discriminator can be added as a fourth stage later.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -53,6 +54,7 @@ class TrainConfig:
     val_batches: int = 4
     ckpt_every: int = 500
     workers: int = 0  # DataLoader workers
+    init_from: str | None = None  # LDM: stylizer package whose U-Net and condition encoder start the run
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -66,6 +68,9 @@ class TrainConfig:
     def model_config(self) -> StylizerConfig:
         base = StylizerConfig.named(self.size)
         return replace(base, condition=replace(base.condition, mode=self.condition_mode))
+
+
+LATENT_CLIP_QUANTILE = 0.999  # samplers clip x0 to the |latent| this share of training latents stay under
 
 
 def make_optimizer(params, config: TrainConfig) -> torch.optim.AdamW:
@@ -272,11 +277,14 @@ class LDMStage(Stage):
     def __init__(self, config: TrainConfig, device: torch.device, vae_dir: str | Path) -> None:
         super().__init__(config, device)
         vae, vae_config = load_checkpoint(vae_dir, device=device)
-        if vae_config != replace(self.model_config.vae, latent_scale=vae_config.latent_scale):
+        if vae_config != replace(self.model_config.vae, latent_scale=vae_config.latent_scale,
+                                 latent_clip=vae_config.latent_clip):
             raise ValueError(f"{vae_dir}: the VAE was trained at another size than {config.size!r}")
         self.vae = vae.eval().requires_grad_(False)
         self.unet = LatentUNet(self.model_config.unet).to(device)
         self.cond_encoder = ConditionEncoder(self.model_config.condition).to(device)
+        if config.init_from:
+            self._init_from(config.init_from)
         self.denoiser = ConditionalDenoiser(self.unet, self.cond_encoder)
         self.train_denoiser: nn.Module = self.denoiser
         self.schedule = NoiseSchedule(self.model_config.diffusion)
@@ -286,6 +294,15 @@ class LDMStage(Stage):
 
     def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
         self.train_denoiser = wrap(self.denoiser)
+
+    def _init_from(self, package: str | Path) -> None:
+        """Fine-tuning: a shipped model keeps what it learnt while a larger corpus adds scenes."""
+        model, config = load_checkpoint(package)
+        if config.unet != self.model_config.unet or config.condition != self.model_config.condition:
+            raise ValueError(f"{package}: its U-Net/condition encoder were built at another size or condition "
+                             f"mode than {self.config.size!r}/{self.config.condition_mode!r}")
+        self.unet.load_state_dict(model.unet.state_dict())
+        self.cond_encoder.load_state_dict(model.cond_encoder.state_dict())
 
     @property
     def latent_scale(self) -> float:
@@ -299,8 +316,10 @@ class LDMStage(Stage):
             batch = self._to(train_data(k))
             posterior = self.vae.encode(self.mel(batch["target"])[:, None])
             zs.append(posterior.sample(step_generator(self.config.seed, k, 9)))
-        z = torch.cat(zs)
-        self.extra["latent_scale"] = float(1.0 / z.float().std().clamp(min=1e-6))
+        z = torch.cat(zs).float()
+        self.extra["latent_scale"] = float(1.0 / z.std().clamp(min=1e-6))
+        self.extra["latent_clip"] = float(torch.quantile((z * self.extra["latent_scale"]).abs().flatten()[:1_000_000],
+                                                         LATENT_CLIP_QUANTILE))
 
     def _inputs(self, batch: dict[str, Tensor], g: torch.Generator, sample: bool) -> tuple[Tensor, ...]:
         cc = self.model_config.condition
@@ -349,7 +368,8 @@ class LDMStage(Stage):
     def export(self, directory: Path) -> None:
         save_checkpoint(self.unet, self.unet.config, directory / "unet")
         save_checkpoint(self.cond_encoder, self.cond_encoder.config, directory / "cond_encoder")
-        (directory / "latent_scale.json").write_text(f'{{"latent_scale": {self.latent_scale!r}}}\n', encoding="utf-8")
+        stats = {"latent_scale": self.latent_scale, "latent_clip": self.extra.get("latent_clip")}
+        (directory / "latent_scale.json").write_text(json.dumps(stats) + "\n", encoding="utf-8")
 
 
 def build_stage(config: TrainConfig, device: torch.device, vae_dir: str | Path | None = None) -> Stage:

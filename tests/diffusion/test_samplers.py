@@ -66,6 +66,35 @@ def test_sampler_recovers_x0_from_an_oracle(sampler_cls, steps: int) -> None:
     assert torch.allclose(sample, x0, atol=1e-9, rtol=0)
 
 
+@pytest.mark.parametrize("sampler_cls", [DDIMSampler, DPMSolverPP2MSampler])
+def test_clip_x0_keeps_an_inexact_model_inside_the_latent_range(sampler_cls) -> None:
+    """A model whose noise guess errs in proportion to its input (an out-of-range sample makes it
+    worse, as with a briefly trained network) overshoots the data range; clip_x0 bounds every x0
+    guess, so the result stays inside the range and closer to the truth."""
+    torch.manual_seed(0)
+    x0 = torch.randn(2, 8, 4, 6, dtype=torch.float64).clamp(-2, 2)
+
+    def run(sampler):
+        sampler.set_timesteps(20)
+        sample = torch.randn(x0.shape, generator=torch.Generator().manual_seed(1), dtype=x0.dtype)
+        for t in sampler.timesteps:
+            a, s = sampler.schedule.alpha_sigma(int(t))
+            sample = sampler.step((sample - a * x0) / s - 0.3 * sample, t, sample)
+        return sample
+
+    wild, clipped = run(sampler_cls()), run(sampler_cls(clip_x0=2.0))
+    assert wild.abs().max() > 2.2
+    assert clipped.abs().max() <= 2.0 + 1e-9
+    assert (clipped - x0).abs().mean() < 0.8 * (wild - x0).abs().mean()
+    with pytest.raises(ValueError, match="clip_x0"):
+        sampler_cls(clip_x0=0.0)
+
+
+def test_clip_x0_leaves_the_oracle_exact_when_x0_is_inside_the_range() -> None:
+    sample, x0 = _run_oracle(DDIMSampler(clip_x0=50.0), 25)
+    assert torch.allclose(sample, x0, atol=1e-9, rtol=0)
+
+
 def test_dpm_solver_stays_on_the_oracle_trajectory_at_every_step() -> None:
     sampler = DPMSolverPP2MSampler()
     schedule = sampler.schedule

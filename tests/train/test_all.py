@@ -24,6 +24,7 @@ def test_train_all_writes_a_package_the_pipeline_samples_from(tiny_cache, tmp_pa
     model, config = load_checkpoint(out / "stylizer")
     assert isinstance(model, Stylizer) and config.condition.mode == "audio-visual"
     assert config.vae.latent_scale != 1.0  # measured from the trained VAE
+    assert config.vae.latent_clip is not None and 0.5 < config.vae.latent_clip < 20.0  # ~3.5 for unit-variance latents
 
     data = PairCache(tiny_cache, "val", image_px=config.condition.image_size_px)
     batch = data.batch([0])
