@@ -8,8 +8,10 @@ re-run must pick up where the last one stopped.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +25,10 @@ from engine.settings import Settings
 AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".bwf", ".aif", ".aiff", ".aifc", ".flac"})
 MANIFEST_NAME = "roomtone-manifest.json"
 MANIFEST_VERSION = 1
+# Throughput mode: a dialogue line is typically 1-3 windows (2.56 s each), so about batch_windows / 2 files
+# must render side by side to fill a batch; each holds only its streaming state (a few MB).
+WINDOWS_PER_FILE = 2
+MAX_FILES_IN_FLIGHT = 32
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,17 @@ class BatchRunner:
         name_template: str = "{stem}",
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        batch_windows: int = 0,
     ) -> None:
+        """``batch_windows`` > 0 turns on throughput mode for the diffusion engine: several files render
+        at once and their windows share network batches of up to that many windows
+        (engine.diffusion.throughput); outputs are the same as file by file, memory stays bounded."""
+        if batch_windows < 0:
+            raise ValueError(f"batch_windows must be >= 0, got {batch_windows}")
+        self.batch_windows = int(batch_windows)
+        self._lock = threading.RLock()  # manifest and progress events, shared by file threads
+        self.batcher = None  # the last throughput run's WindowBatcher (its stats tell what was pooled)
+        self._fractions: dict[int, float] | None = None  # per-file progress while files render side by side
         self.preset = preset
         self.settings = settings
         self.out_dir = Path(out_dir)
@@ -175,63 +191,82 @@ class BatchRunner:
             result.results.append(FileResult(path, {}, "failed", reason))
             self._emit("file-failed", 0.0, path=path, message=f"{path}: {reason}", total=total)
         self._emit("start", 0.0, total=total)
-        for index, job in enumerate(plan.jobs):
-            if self.cancel.cancelled:
-                result.cancelled = True
-                result.results.append(FileResult(str(job.source), _strs(job.outputs), "cancelled"))
-                continue
-            result.results.append(self._run_job(index, total, job, manifest))
-            if result.results[-1].status == "cancelled":
+        if self.batch_windows > 0 and self.settings.engine == "diffusion" and plan.jobs:
+            file_results = self._run_pooled(plan.jobs, manifest)
+        else:
+            file_results = [self._run_one(index, total, job, manifest) for index, job in enumerate(plan.jobs)]
+        for file_result in file_results:
+            result.results.append(file_result)
+            if file_result.status == "cancelled":
                 result.cancelled = True
         self._emit("done", 1.0, total=total, message=_summary(result))
         return result
 
-    def _run_job(self, index: int, total: int, job: Job, manifest: dict) -> FileResult:
+    def _run_one(self, index: int, total: int, job: Job, manifest: dict, batcher=None) -> FileResult:
+        if self.cancel.cancelled:
+            return FileResult(str(job.source), _strs(job.outputs), "cancelled")
+        if batcher is None:
+            return self._run_job(index, total, job, manifest)
+        with batcher.participant():
+            return self._run_job(index, total, job, manifest, batcher)
+
+    def _run_pooled(self, jobs: list[Job], manifest: dict) -> list[FileResult]:
+        """Throughput mode: enough files side by side to fill a batch (files_in_flight), each in a thread."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from engine.diffusion.throughput import WindowBatcher
+
+        in_flight = files_in_flight(self.batch_windows, len(jobs))
+        per_file = max(1, math.ceil(self.batch_windows / in_flight))
+        self.batcher = batcher = WindowBatcher(self.batch_windows, per_file)
+        self._fractions = {}
+        with ThreadPoolExecutor(in_flight, thread_name_prefix="roomtone-file") as pool:
+            futures = [pool.submit(self._run_one, i, len(jobs), job, manifest, batcher) for i, job in enumerate(jobs)]
+            return [f.result() for f in futures]
+
+    def _run_job(self, index: int, total: int, job: Job, manifest: dict, batcher=None) -> FileResult:
         src = str(job.source)
         outputs = _strs(job.outputs)
         key = outputs["mix"]
         entry = manifest["files"].get(key)
         base = index / max(total, 1)
         if self._complete(job, entry):
-            self._emit("file-skipped", (index + 1) / total, index=index, total=total, path=src,
+            self._emit("file-skipped", self._overall(index, 1.0, total), index=index, total=total, path=src,
                        message=f"{src}: already rendered, skipped")
             return FileResult(src, outputs, "skipped")
         ours = entry is not None and entry.get("source") == src
         existing = [p for p in job.outputs.values() if p.exists()]
         if existing and not (self.overwrite or ours):
             reason = f"output {existing[0]} already exists; use --overwrite to replace it"
-            self._emit("file-failed", (index + 1) / total, index=index, total=total, path=src, message=f"{src}: {reason}")
+            self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src, message=f"{src}: {reason}")
             return FileResult(src, outputs, "failed", reason)
         self._emit("file-start", base, index=index, total=total, path=src)
         _remove_stale_partials(job)
-        manifest["files"][key] = self._entry(job, "running")
-        self._save_manifest(manifest)
+        self._record(manifest, key, self._entry(job, "running"))
 
         def on_fraction(f: float) -> None:
-            self._emit("file-progress", (index + f) / total, file_fraction=f, index=index, total=total, path=src)
+            self._emit("file-progress", self._overall(index, f, total), file_fraction=f, index=index, total=total,
+                       path=src)
 
         try:
-            restyle_file(job.source, job.outputs, self.preset, self.settings, on_fraction, self.cancel)
+            restyle_file(job.source, job.outputs, self.preset, self.settings, on_fraction, self.cancel, batcher)
         except Cancelled:
-            manifest["files"][key] = self._entry(job, "cancelled")
-            self._save_manifest(manifest)
+            self._record(manifest, key, self._entry(job, "cancelled"))
             return FileResult(src, outputs, "cancelled")
         except RoomtoneError as exc:
             return self._failed(manifest, job, index, total, exc.reason if isinstance(exc, InputError) else str(exc))
         except (OSError, MemoryError, ValueError, RuntimeError) as exc:
             return self._failed(manifest, job, index, total, f"{type(exc).__name__}: {exc}")
-        manifest["files"][key] = self._entry(job, "done")
-        self._save_manifest(manifest)
-        self._emit("file-done", (index + 1) / total, file_fraction=1.0, index=index, total=total, path=src)
+        self._record(manifest, key, self._entry(job, "done"))
+        self._emit("file-done", self._overall(index, 1.0, total), file_fraction=1.0, index=index, total=total, path=src)
         return FileResult(src, outputs, "done")
 
     def _failed(self, manifest: dict, job: Job, index: int, total: int, reason: str) -> FileResult:
         src = str(job.source)
         entry = self._entry(job, "failed")
         entry["error"] = reason
-        manifest["files"][_strs(job.outputs)["mix"]] = entry
-        self._save_manifest(manifest)
-        self._emit("file-failed", (index + 1) / total, index=index, total=total, path=src, message=f"{src}: {reason}")
+        self._record(manifest, _strs(job.outputs)["mix"], entry)
+        self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src, message=f"{src}: {reason}")
         return FileResult(src, _strs(job.outputs), "failed", reason)
 
     def _complete(self, job: Job, entry: dict | None) -> bool:
@@ -267,6 +302,19 @@ class BatchRunner:
             pass
         return {"version": MANIFEST_VERSION, "files": {}}
 
+    def _overall(self, index: int, file_fraction: float, total: int) -> float:
+        """Batch fraction: files before this one are done, unless files render side by side (then the sum)."""
+        if self._fractions is None:
+            return (index + file_fraction) / max(total, 1)
+        with self._lock:
+            self._fractions[index] = file_fraction
+            return sum(self._fractions.values()) / max(total, 1)
+
+    def _record(self, manifest: dict, key: str, entry: dict) -> None:
+        with self._lock:
+            manifest["files"][key] = entry
+            self._save_manifest(manifest)
+
     def _save_manifest(self, manifest: dict) -> None:
         """Atomic: a kill mid-write leaves the previous manifest, never a torn one."""
         fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", dir=self.out_dir)
@@ -282,7 +330,13 @@ class BatchRunner:
             raise
 
     def _emit(self, kind: str, fraction: float, **kw: object) -> None:
-        report(self.progress, ProgressEvent(kind, fraction=fraction, **kw))  # type: ignore[arg-type]
+        with self._lock:  # one event at a time, whichever file thread sends it
+            report(self.progress, ProgressEvent(kind, fraction=fraction, **kw))  # type: ignore[arg-type]
+
+
+def files_in_flight(batch_windows: int, jobs: int) -> int:
+    """How many files throughput mode renders side by side (and so at most holds open)."""
+    return max(1, min(MAX_FILES_IN_FLIGHT, jobs, math.ceil(batch_windows / WINDOWS_PER_FILE)))
 
 
 def _remove_stale_partials(job: Job) -> None:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from engine import Cancelled, CancelToken, ProgressEvent, RoomtoneError, Settings
-from engine.settings import ENGINES
+from engine.settings import BACKENDS, DEVICES, ENGINES, PRECISIONS
 
 
 class Exit(enum.IntEnum):
@@ -130,6 +130,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         guidance=args.guidance,
         sampler=args.sampler,
         device=args.device,
+        backend=args.backend,
+        precision=args.precision,
     )
 
 
@@ -140,7 +142,8 @@ def cmd_restyle(args: argparse.Namespace) -> Exit:
     settings = _settings(args)
     with _Progress(args, "restyling") as bar:
         runner = BatchRunner(preset, settings, args.out, overwrite=args.overwrite,
-                             name_template=args.name_template, progress=bar.event, cancel=bar.cancel)
+                             name_template=args.name_template, progress=bar.event, cancel=bar.cancel,
+                             batch_windows=args.batch_windows)
         plan = runner.plan(args.inputs)
         for note in plan.notes:
             bar.write(f"note: {note}")
@@ -163,6 +166,59 @@ def cmd_preview(args: argparse.Namespace) -> Exit:
     dry, stems, rate = preview(Path(args.input), preset, _settings(args), args.start, args.duration)
     write_audio(args.out, stems.mix, rate, like=info)
     print(f"wrote a {len(dry) / rate:.1f} s preview to {args.out}")
+    return Exit.OK
+
+
+# ---------------------------------------------------------------- accelerated inference
+
+
+def _checkpoint_dir(args: argparse.Namespace) -> Path:
+    from engine.diffusion.engine import CHECKPOINT_ENV, available_checkpoint
+
+    path = Path(args.checkpoint) if args.checkpoint else available_checkpoint()
+    if path is None:
+        raise RoomtoneError(f"no diffusion checkpoint: none is shipped and ${CHECKPOINT_ENV} is not set; "
+                            "pass --checkpoint DIR")
+    return path
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> Exit:
+    from engine.diffusion.engine import load_stylizer
+    from engine.runtime.onnx_export import check_parity, export_onnx
+
+    model, _, ident = load_stylizer(_checkpoint_dir(args), "cpu")
+    manifest = export_onnx(model, ident, args.out, opset=args.opset)
+    for name, graph in manifest["graphs"].items():
+        print(f"{name:12s} {graph['file']:18s} sha256 {graph['sha256'][:16]}  in {', '.join(graph['inputs'])}")
+    if args.no_check:
+        print(f"exported checkpoint {ident[:12]} (opset {manifest['opset']}) to {args.out}")
+        return Exit.OK
+    ratios = check_parity(model, args.out)
+    worst = max(ratios, key=ratios.__getitem__)
+    print(f"exported checkpoint {ident[:12]} (opset {manifest['opset']}) to {args.out}; onnxruntime matches torch "
+          f"(worst: {worst} at {ratios[worst]:.3f} of the tolerance)")
+    return Exit.OK
+
+
+def cmd_build_trt(args: argparse.Namespace) -> Exit:
+    import torch
+
+    from engine.diffusion.engine import load_stylizer
+    from engine.runtime.select import cache_dir, ensure_onnx_export
+    from engine.runtime.onnx_export import read_onnx_manifest
+    from engine.runtime.tensorrt_backend import TRT_GRAPHS, EngineCache, build_tensorrt_engines, import_tensorrt
+
+    trt = import_tensorrt()
+    if not torch.cuda.is_available():
+        raise RoomtoneError("building TensorRT engines needs a CUDA GPU (engines are tuned for the GPU they run on)")
+    model, config, ident = load_stylizer(_checkpoint_dir(args), "cuda")
+    export = ensure_onnx_export(model, ident, args.onnx_dir)
+    cache = EngineCache(cache_dir() / "tensorrt")
+    built: list[str] = []
+    build_tensorrt_engines(config, export, read_onnx_manifest(export, ident), cache, args.precision,
+                           args.batch_windows, "cuda", trt=trt, on_build=built.append)
+    print(f"TensorRT {trt.__version__} engines ({args.precision}, up to {args.batch_windows} windows) for checkpoint "
+          f"{ident[:12]} in {cache.directory}: {len(built)} built, {len(TRT_GRAPHS) - len(built)} already cached")
     return Exit.OK
 
 
@@ -281,7 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--guidance", type=float, default=Settings.guidance,
                         help="diffusion: classifier-free guidance scale")
     render.add_argument("--sampler", choices=("ddim", "dpmpp"), default=Settings.sampler, help="diffusion: sampler")
-    render.add_argument("--device", choices=("cpu", "cuda"), default=Settings.device, help="diffusion: device")
+    render.add_argument("--device", choices=DEVICES, default=Settings.device,
+                        help="diffusion: device (auto = CUDA when available)")
+    render.add_argument("--backend", choices=BACKENDS, default=Settings.backend,
+                        help="diffusion: inference backend (auto = TensorRT or torch on CUDA, onnxruntime or torch "
+                             "on the CPU)")
+    render.add_argument("--precision", choices=PRECISIONS, default=Settings.precision,
+                        help="diffusion: compute precision (auto = fp16 on CUDA, fp32 on the CPU)")
 
     r = sub.add_parser("restyle", help="restyle files and folders into a scene", parents=[common, render])
     r.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (recursive)")
@@ -289,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stems", action="store_true", help="also write dialogue/reverb/ambience stems")
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     r.add_argument("--name-template", default="{stem}", help="output name, '{stem}' = input name")
+    r.add_argument("--batch-windows", type=int, default=0, metavar="N",
+                   help="diffusion throughput mode: render several files at once, pooling up to N windows per "
+                        "network batch (0 = file by file; try 64-256 on a GPU)")
     r.set_defaults(func=cmd_restyle)
 
     v = sub.add_parser("preview", help="render a short excerpt to listen to before a long render",
@@ -298,6 +363,23 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--start", type=float, default=None, metavar="SECONDS", help="default: the middle")
     v.add_argument("--duration", type=float, default=10.0, metavar="SECONDS")
     v.set_defaults(func=cmd_preview)
+
+    x = sub.add_parser("export-onnx", help="export the diffusion model's networks as ONNX graphs", parents=[common])
+    x.add_argument("--out", required=True, metavar="DIR")
+    x.add_argument("--checkpoint", metavar="DIR", default=None,
+                   help="checkpoint package (default: $ROOMTONE_CHECKPOINT or the shipped one)")
+    x.add_argument("--opset", type=int, default=17)
+    x.add_argument("--no-check", action="store_true", help="skip the onnxruntime parity check")
+    x.set_defaults(func=cmd_export_onnx)
+
+    t = sub.add_parser("build-trt", help="prebuild the TensorRT engines for this GPU (cached)", parents=[common])
+    t.add_argument("--checkpoint", metavar="DIR", default=None,
+                   help="checkpoint package (default: $ROOMTONE_CHECKPOINT or the shipped one)")
+    t.add_argument("--onnx-dir", metavar="DIR", default=None, help="an export-onnx folder (default: the cache)")
+    t.add_argument("--precision", choices=("fp16", "fp32"), default="fp16")
+    t.add_argument("--batch-windows", type=int, default=4, metavar="N",
+                   help="largest window batch the engines take (match restyle --batch-windows)")
+    t.set_defaults(func=cmd_build_trt)
 
     from engine.evaluation.cli import register as register_eval
     from engine.train.cli import register as register_train

@@ -29,7 +29,8 @@ class SceneSource(Protocol):
     ambience_rate_hz: int
 
 
-def make_renderer(preset: SceneSource, settings: Settings, source: SourceInfo) -> Renderer:
+def make_renderer(preset: SceneSource, settings: Settings, source: SourceInfo, batcher=None) -> Renderer:
+    """``batcher`` (engine.diffusion.throughput.WindowBatcher) pools diffusion windows across files."""
     if settings.engine == "match":
         from engine.match import MatchRenderer
 
@@ -43,7 +44,7 @@ def make_renderer(preset: SceneSource, settings: Settings, source: SourceInfo) -
                 f"the diffusion engine needs a trained checkpoint: none is shipped with this build and "
                 f"${CHECKPOINT_ENV} is not set to one; use --engine match"
             )
-        return DiffusionRenderer(preset, settings, source, checkpoint)
+        return DiffusionRenderer(preset, settings, source, checkpoint, batcher=batcher)
     raise RoomtoneError(
         f"the {settings.engine!r} engine is not available in this build; use --engine match"
     )
@@ -98,6 +99,7 @@ def restyle_file(
     settings: Settings,
     on_fraction: Callable[[float], None] | None = None,
     cancel: CancelToken | None = None,
+    batcher=None,
 ) -> None:
     """Two streaming passes (loudness, then render) with bounded memory; outputs appear atomically.
 
@@ -123,7 +125,7 @@ def restyle_file(
             meter.add(block)
             tick(len(block))
     source = SourceInfo(info.sample_rate_hz, info.channels, info.frames, meter.integrated_lufs())
-    renderer = make_renderer(preset, settings, source)
+    renderer = make_renderer(preset, settings, source, batcher)
     exact = _ExactLength(renderer, info.frames)
 
     order = [n for n in (*STEM_NAMES, "mix") if n in outputs]

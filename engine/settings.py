@@ -6,6 +6,10 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 ENGINES = ("match", "diffusion")
+# diffusion runtime (engine.runtime.select documents what "auto" picks)
+BACKENDS = ("auto", "torch", "onnx", "tensorrt")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,9 @@ class Settings:
     steps: int = 25
     guidance: float = 4.5
     sampler: str = "dpmpp"
-    device: str = "cpu"
+    device: str = "auto"  # CUDA when torch sees a GPU
+    backend: str = "auto"
+    precision: str = "auto"  # fp16 on CUDA, fp32 on the CPU
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -39,6 +45,9 @@ class Settings:
             raise ValueError(f"guidance must be between 0 and 30, got {self.guidance}")
         if self.sampler not in ("ddim", "dpmpp"):
             raise ValueError(f"sampler must be 'ddim' or 'dpmpp', got {self.sampler!r}")
+        for name, allowed in (("device", DEVICES), ("backend", BACKENDS), ("precision", PRECISIONS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,11 @@ import pytest
 import soundfile as sf
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The diffusion runtime caches ONNX exports and TensorRT engines (engine.runtime.select); tests use a
+# throwaway cache, never the user's.
+if "ROOMTONE_CACHE" not in os.environ:
+    os.environ["ROOMTONE_CACHE"] = tempfile.mkdtemp(prefix="roomtone-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["ROOMTONE_CACHE"], True)
 
 ASSETS = Path(__file__).resolve().parents[1] / "engine" / "kit" / "assets"
 

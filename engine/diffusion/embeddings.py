@@ -60,8 +60,12 @@ def thumbnail_image(png: bytes | None, size_px: int) -> np.ndarray:
 
 @torch.no_grad()
 def embed_reference(model: Stylizer, reference: np.ndarray, rate_hz: int, thumbnail_png: bytes | None = None,
-                    device: str | torch.device = "cpu") -> np.ndarray:
-    """Context tokens (tokens, context_dim) float32 for one reference excerpt (+ thumbnail)."""
+                    device: str | torch.device = "cpu", encode=None) -> np.ndarray:
+    """Context tokens (tokens, context_dim) float32 for one reference excerpt (+ thumbnail).
+
+    ``encode(audio_mel=, image=)`` runs the condition encoder (an engine.runtime backend's
+    ``condition``); None runs ``model.cond_encoder`` in torch.
+    """
     from engine.diffusion.mel import MelFrontEnd
 
     config = model.config
@@ -74,12 +78,12 @@ def embed_reference(model: Stylizer, reference: np.ndarray, rate_hz: int, thumbn
     image = None
     if cc.uses_image:
         image = torch.from_numpy(thumbnail_image(thumbnail_png, cc.image_size_px))[None].to(device)
-    tokens = model.cond_encoder(audio_mel=mel, image=image)
+    tokens = (encode or model.cond_encoder)(audio_mel=mel, image=image)
     return tokens[0].float().cpu().numpy()
 
 
 def preset_condition(preset, model: Stylizer, checkpoint_id: str,
-                     device: str | torch.device = "cpu") -> tuple[torch.Tensor, bool]:
+                     device: str | torch.device = "cpu", encode=None) -> tuple[torch.Tensor, bool]:
     """(tokens (1, L, context_dim) on ``device``, re-embedded?) for a preset and a checkpoint.
 
     Stored tokens are reused only when they were made by this checkpoint and fit its context width;
@@ -91,7 +95,7 @@ def preset_condition(preset, model: Stylizer, checkpoint_id: str,
     if (preset.embeddings_checkpoint != checkpoint_id or stored is None or np.ndim(stored) != 2
             or np.shape(stored)[1] != d or not np.all(np.isfinite(stored))):
         stored = embed_reference(model, preset.reference, preset.reference_rate_hz,
-                                 getattr(preset, "thumbnail_png", None), device)
+                                 getattr(preset, "thumbnail_png", None), device, encode)
         preset.embeddings = {**(preset.embeddings or {}), EMBEDDING_KEY: stored}
         preset.embeddings_checkpoint = checkpoint_id
         fresh = True

@@ -18,7 +18,10 @@ Signal path, per file (streaming, bounded memory):
    engine.diffusion.windowing.OverlapAdd (triangular crossfades). Every window gets the same
    condition tokens, and its initial noise is cut from ONE long noise sequence indexed by absolute
    latent frame (drawn in chunks of ``NOISE_CHUNK_FRAMES`` from (seed, chunk)), so overlapping
-   windows start from identical noise where they overlap and agree closely there.
+   windows start from identical noise where they overlap and agree closely there. The networks run
+   through the backend engine.runtime picks (``Settings.backend``/``device``/``precision``); in the
+   batch runner's throughput mode the windows of several files share batches
+   (engine.diffusion.throughput).
 6. **Full band**: above the model's Nyquist the match engine's render (MatchRenderer, same preset
    and settings) is used, through a complementary linear-phase FIR crossover at
    ``CROSSOVER_HZ``: out = delay(match) + LP(model - match) = LP(model) + HP(match) exactly.
@@ -96,14 +99,6 @@ def load_stylizer(checkpoint_dir: str | Path, device: str = "cpu"):
     return _load(str(path), mtime, device)
 
 
-def _device(name: str) -> str:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RoomtoneError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
-    if name not in ("cpu", "cuda"):
-        raise RoomtoneError(f"unknown device {name!r}")
-    return name
-
-
 def _level_gain(loudness_lufs: float) -> float:
     if not math.isfinite(loudness_lufs) or loudness_lufs <= SILENT_LUFS:
         return 1.0
@@ -141,34 +136,67 @@ def input_noise(seed: int, start: int, n: int, std: float, chunk: int = 16000) -
 
 
 class WindowStylizer:
-    """The window model for OverlapAdd: (B, window) dry model-rate waves -> (B, window) stylized waves."""
+    """The window model for OverlapAdd: (B, window) dry model-rate waves -> (B, window) stylized waves.
 
-    def __init__(self, model, condition: torch.Tensor, settings: Settings, latent_frame_samples: int) -> None:
+    ``stylize`` takes windows together with their own start noise and condition, so windows of
+    different files can share one network batch (engine.diffusion.throughput); every window's
+    result depends only on its own inputs, whatever it is batched with.
+    """
+
+    def __init__(self, model, condition: torch.Tensor, settings: Settings, latent_frame_samples: int,
+                 backend=None) -> None:
         config = model.config
-        sampler = DDIMSampler(config.diffusion) if settings.sampler == "ddim" else DPMSolverPP2MSampler(
-            config.diffusion)
-        self.pipe = StylizerPipeline.from_stylizer(model, sampler)
+        kind = DDIMSampler if settings.sampler == "ddim" else DPMSolverPP2MSampler
+        sampler = kind(config.diffusion, clip_x0=config.vae.latent_clip)
+        self.pipe = StylizerPipeline.from_stylizer(model, sampler, backend)
         self.condition = condition
         self.steps, self.guidance, self.seed = int(settings.steps), float(settings.guidance), int(settings.seed)
+        self.sampler_name = settings.sampler
         self.latent_frame_samples = latent_frame_samples
         self.calls = 0
 
+    @property
+    def batch_key(self) -> tuple:
+        """Windows of stylizers with equal keys may share a batch (same networks, loop and guidance)."""
+        return id(self.pipe.backend) if self.pipe.backend is not None else id(self.pipe.unet), \
+            self.sampler_name, self.steps, self.guidance
+
+    def start_noise(self, starts: list[int], shape: tuple[int, int, int]) -> torch.Tensor:
+        """(B, C, F, T) initial latents: cut by absolute latent frame from this file's seed's sequence."""
+        c, h, t = shape
+        return torch.stack([latent_noise(self.seed, s // self.latent_frame_samples, t, (c, h)) for s in starts])
+
+    def latent_shape(self, window: int) -> tuple[int, int, int]:
+        """(C, F, T) of the latent of one window of ``window`` samples."""
+        config = self.pipe.vae.config
+        frames = window // self.pipe.mel.config.hop_length
+        down = config.downsample_factor
+        return config.latent_channels, -(-self.pipe.mel.config.n_mels // down), -(-frames // down)
+
     @torch.no_grad()
     def __call__(self, windows: np.ndarray, starts: list[int]) -> np.ndarray:
+        noise = self.start_noise(starts, self.latent_shape(windows.shape[-1]))
+        return self.stylize(windows, noise, self.condition, generator_seed=_seed_of(self.seed, 3, starts[0]))
+
+    @torch.no_grad()
+    def stylize(self, windows: np.ndarray, noise: torch.Tensor, condition: torch.Tensor,
+                generator_seed: int = 0) -> np.ndarray:
+        """windows (B, window), noise (B, C, F, T), condition (1 or B, L, D) -> (B, window) float32."""
         pipe = self.pipe
         wave = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
         enhanced_latent, num_frames = pipe.encode_enhanced(wave)
-        b, c, h, t = enhanced_latent.shape
-        noise = torch.stack([latent_noise(self.seed, s // self.latent_frame_samples, t, (c, h)) for s in starts])
+        b = enhanced_latent.shape[0]
+        if noise.shape != enhanced_latent.shape:
+            raise ValueError(f"noise has shape {tuple(noise.shape)}, the latents {tuple(enhanced_latent.shape)}")
         latent = noise.to(pipe.device, pipe.dtype)
-        condition = self.condition.to(pipe.device, pipe.dtype).expand(b, -1, -1)
-        generator = torch.Generator(device="cpu").manual_seed(_seed_of(self.seed, 3, starts[0]))  # DDIM eta > 0 only
+        condition = condition.to(pipe.device, pipe.dtype).expand(b, -1, -1)
+        generator = torch.Generator(device="cpu").manual_seed(generator_seed)  # DDIM eta > 0 only
         pipe.sampler.set_timesteps(self.steps)
         for step_t in pipe.sampler.timesteps:
             eps = pipe.predict_noise(latent, enhanced_latent, step_t.to(pipe.device), condition, self.guidance)
             latent = pipe.sampler.step(eps, step_t, latent, generator=generator)
         mel = pipe.decode(latent, num_frames)
-        out = pipe.vocoder(mel)[:, : windows.shape[-1]]
+        out = pipe.vocode(mel)[:, : windows.shape[-1]]
         self.calls += 1
         if out.shape[-1] < windows.shape[-1]:
             out = torch.nn.functional.pad(out, (0, windows.shape[-1] - out.shape[-1]))
@@ -186,17 +214,22 @@ class DiffusionRenderer:
     """Renderer protocol; see the module docstring for the signal path."""
 
     def __init__(self, preset, settings: Settings, source: SourceInfo, checkpoint_dir: str | Path | None = None,
-                 window_batch: int = WINDOW_BATCH) -> None:
+                 window_batch: int = WINDOW_BATCH, batcher=None) -> None:
+        """``batcher`` (engine.diffusion.throughput.WindowBatcher) pools this file's windows with other
+        files' into shared network batches; None runs ``window_batch`` windows at a time on its own."""
         import soxr
+
+        from engine.runtime.select import load_backend
 
         checkpoint_dir = checkpoint_dir if checkpoint_dir is not None else available_checkpoint()
         if checkpoint_dir is None:
             raise RoomtoneError(f"no diffusion checkpoint is available: none is shipped and ${CHECKPOINT_ENV} "
                                 "is not set; use --engine match")
-        device = _device(settings.device)
-        model, config, ident = load_stylizer(checkpoint_dir, device)
-        self.checkpoint_id = ident
-        condition, self.reembedded = preset_condition(preset, model, ident, device)
+        max_windows = batcher.max_windows if batcher is not None else window_batch
+        model, config, ident, backend = load_backend(checkpoint_dir, settings.backend, settings.device,
+                                                     settings.precision, max_windows)
+        self.checkpoint_id, self.backend = ident, backend
+        condition, self.reembedded = preset_condition(preset, model, ident, backend.device, encode=backend.condition)
         self.source, self.settings = source, settings
         sr, ch = int(source.sample_rate_hz), int(source.channels)
         self.rate, self.channels = sr, ch
@@ -205,8 +238,11 @@ class DiffusionRenderer:
         latent_frame = hop_mel * config.vae.downsample_factor
         window = 256 * hop_mel  # the training window: 2.56 s at 16 kHz = 256 mel frames = 64 latent frames
         hop = max(latent_frame, int(round(window * (1 - OVERLAP) / latent_frame)) * latent_frame)
-        self.window_model = WindowStylizer(model, condition, settings, latent_frame)
-        self._ola = OverlapAdd(window, hop, self.window_model, batch=window_batch)
+        self.window_model = WindowStylizer(model, condition, settings, latent_frame, backend)
+        if batcher is not None:
+            self._ola = OverlapAdd(window, hop, batcher.client(self.window_model), batch=batcher.windows_per_file)
+        else:
+            self._ola = OverlapAdd(window, hop, self.window_model, batch=window_batch)
         self._gain = _level_gain(source.loudness_lufs)
         self._down = soxr.ResampleStream(sr, self.model_rate, 1, dtype="float32", quality="HQ") \
             if sr != self.model_rate else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from torch import Tensor
@@ -22,6 +22,9 @@ from engine.diffusion.models.vae import MelVAE
 from engine.diffusion.models.vocoder import VocosVocoder
 from engine.diffusion.samplers import DDIMSampler, DPMSolverPP2MSampler
 from engine.progress import CancelToken
+
+if TYPE_CHECKING:
+    from engine.runtime.base import Backend
 
 OUTPUTS = ("wave", "mel", "latent")
 Sampler = DDIMSampler | DPMSolverPP2MSampler
@@ -38,27 +41,31 @@ class StylizerPipeline:
     """Holds the networks and a sampler; no weights of its own, so it is cheap to rebuild."""
 
     def __init__(self, vae: MelVAE, unet: LatentUNet, cond_encoder: ConditionEncoder, vocoder: VocosVocoder,
-                 mel: MelFrontEnd, sampler: Sampler) -> None:
+                 mel: MelFrontEnd, sampler: Sampler, backend: Backend | None = None) -> None:
+        """``backend`` (engine.runtime) runs the networks; None runs these modules in torch as they are."""
         if unet.config.latent_channels != vae.config.latent_channels:
             raise ValueError("unet and vae disagree on latent_channels")
         if unet.config.context_dim != cond_encoder.config.context_dim:
             raise ValueError("unet and cond_encoder disagree on context_dim")
         self.vae, self.unet, self.cond_encoder, self.vocoder = vae, unet, cond_encoder, vocoder
         self.mel, self.sampler = mel, sampler
+        self.backend = backend
 
     @classmethod
-    def from_stylizer(cls, model: Stylizer, sampler: Sampler | None = None) -> "StylizerPipeline":
-        mel = MelFrontEnd(model.config.mel).to(next(model.parameters()).device)
+    def from_stylizer(cls, model: Stylizer, sampler: Sampler | None = None,
+                      backend: Backend | None = None) -> "StylizerPipeline":
+        device = backend.device if backend is not None else next(model.parameters()).device
+        mel = MelFrontEnd(model.config.mel).to(device)
         return cls(model.vae, model.unet, model.cond_encoder, model.vocoder, mel,
-                   sampler or DDIMSampler(model.config.diffusion))
+                   sampler or DDIMSampler(model.config.diffusion, clip_x0=model.config.vae.latent_clip), backend)
 
     @property
     def device(self) -> torch.device:
-        return next(self.unet.parameters()).device
+        return self.backend.device if self.backend is not None else next(self.unet.parameters()).device
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.unet.parameters()).dtype
+        return self.backend.dtype if self.backend is not None else next(self.unet.parameters()).dtype
 
     # -- building blocks, usable on their own --------------------------------------------------
 
@@ -67,30 +74,40 @@ class StylizerPipeline:
         """Hint clip (B, samples) at the mel rate and/or frame (B, 3, H, W) in [0, 1] -> context tokens."""
         mel = None if hint_wave is None else self.mel(hint_wave.to(self.device))[:, None]
         image = None if hint_image is None else hint_image.to(self.device, self.dtype)
+        if self.backend is not None:
+            return self.backend.condition(audio_mel=mel, image=image)
         return self.cond_encoder(audio_mel=mel, image=image)
 
     @torch.no_grad()
     def encode_enhanced(self, enhanced_wave: Tensor) -> tuple[Tensor, int]:
         """Enhanced speech -> (diffusion-scaled posterior mean, mel frame count before padding)."""
         mel = self.mel(enhanced_wave.to(self.device))[:, None].to(self.dtype)
-        latent = self.vae.encode(mel).mode() * self.vae.config.latent_scale
+        mean = self.backend.encode(mel) if self.backend is not None else self.vae.encode(mel).mode()
+        latent = mean * self.vae.config.latent_scale
         return latent, mel.shape[-1]
 
     @torch.no_grad()
     def predict_noise(self, latent: Tensor, enhanced_latent: Tensor, timestep: Tensor | int, condition: Tensor,
                       guidance_scale: float) -> Tensor:
         batch = latent.shape[0]
-        eps_u, eps_c = self.unet(torch.cat([latent, latent]), torch.cat([enhanced_latent, enhanced_latent]),
-                                 timestep, torch.cat([self.cond_encoder.null_like(condition), condition])
-                                 ).split(batch)
+        unet, null_like = (self.backend.denoise, self.backend.null_like) if self.backend is not None \
+            else (self.unet, self.cond_encoder.null_like)
+        eps_u, eps_c = unet(torch.cat([latent, latent]), torch.cat([enhanced_latent, enhanced_latent]),
+                            timestep, torch.cat([null_like(condition), condition])).split(batch)
         # Algebraically eps_u + g (eps_c - eps_u); written around eps_c so g = 1 returns it bit for bit.
         return eps_c + (guidance_scale - 1.0) * (eps_c - eps_u)
 
     @torch.no_grad()
     def decode(self, latent: Tensor, num_frames: int | None = None) -> Tensor:
         """Diffusion latent -> log-mel (B, n_mels, frames), cropped to num_frames."""
-        mel = self.vae.decode(latent / self.vae.config.latent_scale)[:, 0]
+        decode = self.backend.decode if self.backend is not None else self.vae.decode
+        mel = decode(latent / self.vae.config.latent_scale)[:, 0]
         return mel[:, : self.mel.config.n_mels, :num_frames]
+
+    @torch.no_grad()
+    def vocode(self, mel: Tensor) -> Tensor:
+        """Log-mel (B, n_mels, frames) -> wave (B, frames * hop) at the mel's rate."""
+        return self.backend.vocode(mel) if self.backend is not None else self.vocoder(mel)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -176,7 +193,7 @@ class StylizerPipeline:
         mel = self.decode(latent, num_frames)
         if output == "mel":
             return StylizerOutput(latent=latent, mel=mel)
-        wave = self.vocoder(mel)
+        wave = self.vocode(mel)
         return StylizerOutput(latent=latent, mel=mel, wave=wave[:, :num_samples] if num_samples else wave)
 
 

@@ -151,7 +151,10 @@ def test_restyle_exact_length_rate_channels_and_full_band(checkpoint, preset, mo
         m_high = band_energy(match, rate, 9000, 20000)
         assert 0.5 < high / m_high < 2.0
         # Not just the same energy: the same waveform above the crossover's transition band.
-        a, b = highpass(stems.mix, rate, 8500), highpass(match, rate, 8500)
+        # The FFT high-pass is circular: where the two renders' low bands differ at the file's ends,
+        # the wrap-around step rings across the band, so 0.1 s at each end is left out.
+        edge = rate // 10
+        a, b = highpass(stems.mix, rate, 8500)[edge:-edge], highpass(match, rate, 8500)[edge:-edge]
         assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
 
 
