@@ -56,6 +56,17 @@ class _Chart(QWidget):
         c.setAlpha(110)
         return QPen(c, 1, Qt.PenStyle.DotLine)
 
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        plot = self._frame(p)
+        if self.values:
+            self._plot(p, plot)
+        else:
+            self._empty(p, plot)
+
+    def _plot(self, p: QPainter, plot: QRectF) -> None:
+        raise NotImplementedError
+
     def _empty(self, p: QPainter, plot: QRectF) -> None:
         p.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
         p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "no preset selected")
@@ -64,12 +75,7 @@ class _Chart(QWidget):
 class RT60Chart(_Chart):
     title = "Reverberation time RT60 (s) per octave"
 
-    def paintEvent(self, _event) -> None:
-        p = QPainter(self)
-        plot = self._frame(p)
-        if not self.values:
-            self._empty(p, plot)
-            return
+    def _plot(self, p: QPainter, plot: QRectF) -> None:
         step = next(s for s in (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0) if max(self.values) / s <= 5)
         ticks = math.ceil(max(self.values) / step - 1e-9) or 1
         top = step * ticks
@@ -96,12 +102,7 @@ class RT60Chart(_Chart):
 class SpectrumChart(_Chart):
     title = "Ambience spectrum (dB per third octave)"
 
-    def paintEvent(self, _event) -> None:
-        p = QPainter(self)
-        plot = self._frame(p)
-        if not self.values:
-            self._empty(p, plot)
-            return
+    def _plot(self, p: QPainter, plot: QRectF) -> None:
         text = self.palette().color(QPalette.ColorRole.Text)
         hi = math.ceil(max(self.values) / 10) * 10
         lo = min(hi - 30, max(hi - 80, math.floor(min(self.values) / 10) * 10))  # deep notches clip

@@ -7,16 +7,7 @@ import torch
 
 from engine.diffusion import Stylizer, StylizerConfig, save_checkpoint
 
-from tests.diffusion.conftest import jitter_
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The machine's two cores are shared; one thread avoids OpenMP spin-waiting under load."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.diffusion.conftest import jitter_, one_thread  # noqa: F401  (autouse here too)
 
 
 @pytest.fixture(scope="session")
