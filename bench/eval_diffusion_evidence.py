@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.diffusion import StylizerPipeline, load_checkpoint  # noqa: E402
 from engine.diffusion.checkpoint import read_manifest  # noqa: E402
+from engine.diffusion.engine import SHIPPED_CHECKPOINT  # noqa: E402
 from engine.diffusion.samplers import DDIMSampler, DPMSolverPP2MSampler  # noqa: E402
 from engine.train.dataset import PairCache  # noqa: E402
 from engine.train.prepare import find_cache  # noqa: E402
 
-SHIPPED = Path(__file__).resolve().parents[1] / "engine" / "diffusion" / "checkpoints" / "roomtone-tiny"
 BATCH = 8
 
 
@@ -77,7 +77,7 @@ def per_pair_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", action="append", required=True, help="held-out corpus folder with a prepared cache")
-    p.add_argument("--checkpoint", default=str(SHIPPED))
+    p.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
     p.add_argument("--sampler", choices=("dpmpp", "ddim"), default="dpmpp")
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--guidance", type=float, default=4.5)
