@@ -28,10 +28,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.diffusion import StylizerPipeline, load_checkpoint  # noqa: E402
+from engine.diffusion import StylizerPipeline, load_checkpoint, make_sampler  # noqa: E402
 from engine.diffusion.checkpoint import read_manifest  # noqa: E402
 from engine.diffusion.engine import SHIPPED_CHECKPOINT  # noqa: E402
-from engine.diffusion.samplers import DDIMSampler, DPMSolverPP2MSampler  # noqa: E402
 from engine.train.dataset import PairCache  # noqa: E402
 from engine.train.prepare import find_cache  # noqa: E402
 
@@ -94,9 +93,7 @@ def main() -> None:
     t0 = time.perf_counter()
     model, cfg = load_checkpoint(args.checkpoint)
     model.eval()
-    kind = DPMSolverPP2MSampler if args.sampler == "dpmpp" else DDIMSampler
-    # The engine's sampler: x0 clipped to the package's latent range when it records one.
-    pipe = StylizerPipeline.from_stylizer(model, kind(cfg.diffusion, clip_x0=getattr(cfg.vae, "latent_clip", None)))
+    pipe = StylizerPipeline.from_stylizer(model, make_sampler(args.sampler, cfg))  # the engine's sampler
     pairs, scenes = load_heldout(args.data, cfg.condition.image_size_px, args.pairs)
     n = len(scenes)
     wrong = other_scene(scenes)

@@ -5,7 +5,7 @@ Model code only: training lives in engine/train, which imports this package, nev
 Importing this package loads torch and nothing heavier (safetensors loads on first save/load).
 
     model = Stylizer(StylizerConfig.named("tiny"))
-    pipe = StylizerPipeline.from_stylizer(model, DPMSolverPP2MSampler(model.config.diffusion))
+    pipe = StylizerPipeline.from_stylizer(model, make_sampler("dpmpp", model.config))
     tokens = pipe.encode_condition(hint_wave=hint, hint_image=frame)
     out = pipe(enhanced_wave, tokens, steps=25, guidance_scale=4.5, seed=0)   # out.wave
 """
@@ -16,7 +16,7 @@ from engine.diffusion.config import ConditionEncoderConfig, DiffusionConfig, Mel
 from engine.diffusion.mel import MelFrontEnd
 from engine.diffusion.models import AudioConditionEncoder, ConditionEncoder, DiagonalGaussian, ImageConditionEncoder, \
     LatentUNet, MelVAE, PatchDiscriminator, Stylizer, VocosVocoder
-from engine.diffusion.pipeline import StylizerOutput, StylizerPipeline
+from engine.diffusion.pipeline import StylizerOutput, StylizerPipeline, make_sampler
 from engine.diffusion.samplers import DDIMSampler, DPMSolverPP2MSampler
 from engine.diffusion.schedule import NoiseSchedule
 
@@ -46,6 +46,7 @@ __all__ = [
     "VocosVocoder",
     "checkpoint_id",
     "load_checkpoint",
+    "make_sampler",
     "read_manifest",
     "save_checkpoint",
     # inference engine (loaded on first use: they pull in engine.render / engine.audio / scipy / soxr)

@@ -43,8 +43,7 @@ import torch
 
 from engine.diffusion.checkpoint import load_checkpoint, read_manifest
 from engine.diffusion.embeddings import preset_condition
-from engine.diffusion.pipeline import StylizerPipeline
-from engine.diffusion.samplers import DDIMSampler, DPMSolverPP2MSampler
+from engine.diffusion.pipeline import StylizerPipeline, make_sampler
 from engine.diffusion.windowing import OverlapAdd
 from engine.errors import RoomtoneError
 from engine.render import SourceInfo, Stems
@@ -146,9 +145,7 @@ class WindowStylizer:
     def __init__(self, model, condition: torch.Tensor, settings: Settings, latent_frame_samples: int,
                  backend=None) -> None:
         config = model.config
-        kind = DDIMSampler if settings.sampler == "ddim" else DPMSolverPP2MSampler
-        sampler = kind(config.diffusion, clip_x0=config.vae.latent_clip)
-        self.pipe = StylizerPipeline.from_stylizer(model, sampler, backend)
+        self.pipe = StylizerPipeline.from_stylizer(model, make_sampler(settings.sampler, config), backend)
         self.condition = condition
         self.steps, self.guidance, self.seed = int(settings.steps), float(settings.guidance), int(settings.seed)
         self.sampler_name = settings.sampler

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable
 import torch
 from torch import Tensor
 
+from engine.diffusion.config import StylizerConfig
 from engine.diffusion.mel import MelFrontEnd
 from engine.diffusion.models.encoders import ConditionEncoder
 from engine.diffusion.models.stylizer import Stylizer
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
 
 OUTPUTS = ("wave", "mel", "latent")
 Sampler = DDIMSampler | DPMSolverPP2MSampler
+SAMPLERS = {"ddim": DDIMSampler, "dpmpp": DPMSolverPP2MSampler}
+
+
+def make_sampler(name: str, config: StylizerConfig) -> Sampler:
+    """The named sampler for a model, clipping x0 to the package's measured latent range: the one
+    place that pairs them, so no caller can forget the clip (without it a tiny model's samples drift)."""
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}; choose one of {tuple(SAMPLERS)}")
+    return SAMPLERS[name](config.diffusion, clip_x0=config.vae.latent_clip)
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ class StylizerPipeline:
         device = backend.device if backend is not None else next(model.parameters()).device
         mel = MelFrontEnd(model.config.mel).to(device)
         return cls(model.vae, model.unet, model.cond_encoder, model.vocoder, mel,
-                   sampler or DDIMSampler(model.config.diffusion, clip_x0=model.config.vae.latent_clip), backend)
+                   sampler or make_sampler("ddim", model.config), backend)
 
     @property
     def device(self) -> torch.device:
