@@ -45,6 +45,15 @@ class BlockConvolver:
         self._fill = 0
         self._tails = [np.zeros((self.channels, self.overlap), dtype=np.float32) for _ in filters]
 
+    def frames_out(self, frames_in: int) -> int:
+        """How many frames process() will return for `frames_in` more input (whole chunks only)."""
+        return ((self._fill + int(frames_in)) // self.chunk) * self.chunk
+
+    @property
+    def pending_frames(self) -> int:
+        """How many frames flush() will return."""
+        return self._fill
+
     def process(self, block: np.ndarray) -> list[np.ndarray]:
         """Feed (n, channels) frames; returns one (m, channels) float32 output per filter, m >= 0."""
         block = np.asarray(block, dtype=np.float32)
