@@ -35,6 +35,8 @@ from engine.scene.profile import OCTAVE_BANDS_HZ  # noqa: E402
 
 TUNING_SEEDS = range(0, 1000)
 HELD_OUT_SEEDS = range(100000, 101000)
+# Outdoor scenes (a direct path, a ground bounce, faint facades: DRR +5..+20 dB) from their own seeds.
+OUTDOOR_SEED_OFFSET = 5000
 # Voices split by index: tuning never hears the held-out talkers (both sets hold men and women).
 TUNING_SPEAKERS = tuple(SPEAKERS[i] for i in (0, 1, 2, 7, 8, 9))
 HELD_OUT_SPEAKERS = tuple(SPEAKERS[i] for i in (3, 4, 5, 6, 10, 11, 12, 13))
@@ -51,7 +53,8 @@ def scene_for(seed: int, held_out: bool, seconds: float) -> dict:
         z = np.load(path)
         return {k: z[k] for k in z.files}
     rng = np.random.default_rng(seed)
-    room = random_room(rng, RT60_RANGE_S)
+    outdoor = seed % 100000 >= OUTDOOR_SEED_OFFSET
+    room = random_room(rng, RT60_RANGE_S, kind="outdoor" if outdoor else "shoebox")
     names = [f"real:{n}" for n in list_real_ambiences()] + [f"proc:{k}" for k in PROCEDURAL_KINDS]
     ambience = names[int(rng.integers(len(names)))]
     snr_db = float(rng.uniform(*SNR_RANGE_DB))
@@ -68,6 +71,7 @@ def scene_for(seed: int, held_out: bool, seconds: float) -> dict:
         "voice": np.array(speaker.voice),
         "ambience": np.array(ambience),
         "distance": np.array(room.distance_m),
+        "kind": np.array(room.kind),
     }
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(path, **out)
@@ -92,7 +96,7 @@ def _one(args: tuple[int, bool, float]) -> dict:
     return {"seed": seed, "truth": s["rt60"], "est": rt, "drr_true": float(s["drr"]), "drr_est": drr,
             "rate": int(s["rate"]), "snr": float(s["snr"]), "voice": str(s["voice"]),
             "ambience": str(s["ambience"]), "distance": float(s["distance"]), "secs": elapsed,
-            "audio_s": s["mix"].size / int(s["rate"])}
+            "audio_s": s["mix"].size / int(s["rate"]), "kind": str(s.get("kind", "shoebox"))}
 
 
 def evaluate(seeds: list[int], held_out: bool, seconds: float, jobs: int) -> list[dict]:
@@ -141,7 +145,8 @@ def summarise(name: str, rows: list[dict], verbose: bool) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n", type=int, default=24, help="scenes per range")
+    p.add_argument("--n", type=int, default=24, help="indoor (shoebox) scenes per range")
+    p.add_argument("--n-outdoor", type=int, default=8, help="outdoor scenes per range")
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--only", choices=("tuning", "held-out"), default=None)
     p.add_argument("--verbose", action="store_true")
@@ -150,8 +155,12 @@ def main() -> None:
     for name, seeds, held in (("TUNING", TUNING_SEEDS, False), ("HELD-OUT", HELD_OUT_SEEDS, True)):
         if args.only and args.only != name.lower():
             continue
-        rows = evaluate(list(seeds[: args.n]), held, args.seconds, args.jobs)
-        summarise(name, rows, args.verbose)
+        outdoor = [seeds.start + OUTDOOR_SEED_OFFSET + i for i in range(args.n_outdoor)]
+        rows = evaluate(list(seeds[: args.n]) + outdoor, held, args.seconds, args.jobs)
+        for kind in ("shoebox", "outdoor"):
+            part = [r for r in rows if r["kind"] == kind]
+            if part:
+                summarise(f"{name} {kind}", part, args.verbose)
 
 
 if __name__ == "__main__":
