@@ -84,6 +84,8 @@ DRR_BANDS_HZ = (500.0, 1000.0, 2000.0, 4000.0)
 # least squares on the TUNING scenes of bench/bench_reverb_accuracy.py (160 shoebox + 60 outdoor).
 DRR_MODEL_INTERCEPT_DB = 4.17
 DRR_MODEL_WEIGHTS = (1.257, 0.972, -0.453, -269.4)
+# The statistics' span over those scenes: a clip outside it is clamped, not extrapolated linearly.
+DRR_FEATURE_RANGE = ((1.2, 20.8), (-3.0, 2.9), (3.4, 16.5), (0.010, 0.075))
 
 
 @dataclass(frozen=True)
@@ -369,4 +371,5 @@ def broadband_drr_db(bands: list[BandDecays], sample_rate_hz: int) -> float:
     x = drr_features(bands)
     if x is None:
         return float("nan")
-    return float(DRR_MODEL_INTERCEPT_DB + np.dot(DRR_MODEL_WEIGHTS, x))
+    lo, hi = np.array(DRR_FEATURE_RANGE).T
+    return float(DRR_MODEL_INTERCEPT_DB + np.dot(DRR_MODEL_WEIGHTS, np.clip(x, lo, hi)))
