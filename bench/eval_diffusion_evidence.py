@@ -72,28 +72,46 @@ def per_pair_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).abs().mean(dim=(1, 2))
 
 
-@torch.no_grad()
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_common_args(p: argparse.ArgumentParser) -> None:
+    """The options every held-out measurement shares (this script and sweep_guidance.py)."""
     p.add_argument("--data", action="append", required=True, help="held-out corpus folder with a prepared cache")
     p.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
     p.add_argument("--sampler", choices=("dpmpp", "ddim"), default="dpmpp")
     p.add_argument("--steps", type=int, default=25)
-    p.add_argument("--guidance", type=float, default=4.5)
-    p.add_argument("--extra-guidance", type=float, action="append", default=[],
-                   help="also report the right scene at this guidance (repeatable)")
     p.add_argument("--pairs", type=int, default=10_000, help="at most this many pairs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--json", default=None, help="also write the numbers here")
-    args = p.parse_args()
+
+
+def open_pipeline(args: argparse.Namespace):
+    """(model, config, pipeline with the engine's sampler) for the checkpoint named by the options."""
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    t0 = time.perf_counter()
     model, cfg = load_checkpoint(args.checkpoint)
     model.eval()
-    pipe = StylizerPipeline.from_stylizer(model, make_sampler(args.sampler, cfg))  # the engine's sampler
+    return model, cfg, StylizerPipeline.from_stylizer(model, make_sampler(args.sampler, cfg))
+
+
+@torch.no_grad()
+def encode_hints(pipe: StylizerPipeline, pairs: dict[str, torch.Tensor], uses_image: bool) -> torch.Tensor:
+    n = pairs["condition"].shape[0]
+    return torch.cat([pipe.encode_condition(pairs["condition"][i:i + BATCH],
+                                            pairs["image"][i:i + BATCH] if uses_image else None)
+                      for i in range(0, n, BATCH)])
+
+
+@torch.no_grad()
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_common_args(p)
+    p.add_argument("--guidance", type=float, default=4.5)
+    p.add_argument("--extra-guidance", type=float, action="append", default=[],
+                   help="also report the right scene at this guidance (repeatable)")
+    p.add_argument("--json", default=None, help="also write the numbers here")
+    args = p.parse_args()
+
+    t0 = time.perf_counter()
+    model, cfg, pipe = open_pipeline(args)
     pairs, scenes = load_heldout(args.data, cfg.condition.image_size_px, args.pairs)
     n = len(scenes)
     wrong = other_scene(scenes)
@@ -101,9 +119,7 @@ def main() -> None:
 
     mel_t = pipe.mel(pairs["target"])
     frames = mel_t.shape[-1]
-    cond = torch.cat([pipe.encode_condition(pairs["condition"][i:i + BATCH],
-                                            pairs["image"][i:i + BATCH] if uses_image else None)
-                      for i in range(0, n, BATCH)])
+    cond = encode_hints(pipe, pairs, uses_image)
     runs = {"right scene, g = {g}".format(g=args.guidance): (cond, args.guidance),
             "right scene, g = 1 (CFG off)": (cond, 1.0),
             "another scene's hint, g = {g}".format(g=args.guidance): (cond[wrong], args.guidance)}

@@ -25,10 +25,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_diffusion_evidence import BATCH, load_heldout, per_pair_l1  # noqa: E402
+from eval_diffusion_evidence import (BATCH, add_common_args, encode_hints, load_heldout,  # noqa: E402
+                                     open_pipeline, per_pair_l1)
 
-from engine.diffusion import StylizerPipeline, load_checkpoint, make_sampler  # noqa: E402
-from engine.diffusion.engine import SHIPPED_CHECKPOINT  # noqa: E402
+from engine.diffusion import StylizerPipeline  # noqa: E402
 
 # (guidance, interval of t / T where it applies (g = 1 elsewhere), rescale phi)
 CONFIGS = [(1.0, (0.0, 1.0), 0.0), (1.5, (0.0, 1.0), 0.0), (2.0, (0.0, 1.0), 0.0), (4.5, (0.0, 1.0), 0.0),
@@ -81,27 +81,15 @@ def distances(mel: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor
 @torch.no_grad()
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", action="append", required=True, help="held-out corpus folder with a prepared cache")
-    p.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
-    p.add_argument("--sampler", choices=("dpmpp", "ddim"), default="dpmpp")
-    p.add_argument("--steps", type=int, default=25)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
+    add_common_args(p)
     args = p.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    model, cfg = load_checkpoint(args.checkpoint)
-    model.eval()
-    pipe = StylizerPipeline.from_stylizer(model, make_sampler(args.sampler, cfg))
-    pairs, scenes = load_heldout(args.data, cfg.condition.image_size_px, 10_000)
+    _, cfg, pipe = open_pipeline(args)
+    pairs, scenes = load_heldout(args.data, cfg.condition.image_size_px, args.pairs)
     n = len(scenes)
     target = pipe.mel(pairs["target"])
     frames = target.shape[-1]
-    image = pairs["image"] if cfg.condition.uses_image else None
-    cond = torch.cat([pipe.encode_condition(pairs["condition"][i:i + BATCH],
-                                            None if image is None else image[i:i + BATCH])
-                      for i in range(0, n, BATCH)])
+    cond = encode_hints(pipe, pairs, cfg.condition.uses_image)
     enhanced = torch.cat([pipe.encode_enhanced(pairs["enhanced"][i:i + BATCH])[0] for i in range(0, n, BATCH)])
 
     print(f"{n} held-out pairs, {len(set(scenes))} scenes; {args.sampler} {args.steps} steps, seed {args.seed}\n")
