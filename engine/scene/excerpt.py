@@ -5,6 +5,7 @@ reverberant tail die away (a tail in the bed would double the room's reverb on t
 the clip has too little speech-free time, a dry room uses the DeepFilterNet residual (mix -
 speech) of the least speechy separated windows, a live room the runs of frames at its level floor. Caveat, measured: DeepFilterNet3 also removes much of
 the reverberant tail, so in live rooms that residual carries reverberant speech; it is a fallback.
+Gaps nearly as loud as the speech hold speech the VAD missed (live rooms): the level floor then too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ DRY_ROOM_RT60_S = 0.4  # below this the separation residual holds little reverbe
 QUIET_FRAME_S = 0.02
 MIN_QUIET_RUN_S = 0.1
 MIN_QUIET_TOTAL_S = 2.0
+GAPS_NEAR_SPEECH_DB = -6.0  # gaps louder than this relative to the speech carry missed speech
 
 
 def speech_free_spans(
@@ -71,10 +73,34 @@ def ambience_excerpt(
     max_frames = int(max_s * sample_rate_hz)
     if total >= MIN_GAP_TOTAL_S:
         pieces = [audio[int(a * sample_rate_hz) : int(b * sample_rate_hz)] for a, b in spans]
-        return stitch(pieces, sample_rate_hz, max_frames), "gaps"
+        gaps = stitch(pieces, sample_rate_hz, max_frames)
+        if not _as_loud_as_speech(gaps, audio, segments, sample_rate_hz):
+            return gaps, "gaps"
+        return quiet_frames_excerpt(audio, sample_rate_hz, max_frames), "quiet-frames"
     if separation is not None and rt60_s < DRY_ROOM_RT60_S:
         return residual_excerpt(audio, separation, segments, max_frames), "residual"
     return quiet_frames_excerpt(audio, sample_rate_hz, max_frames), "quiet-frames"
+
+
+def _as_loud_as_speech(
+    gaps: np.ndarray, audio: np.ndarray, segments: list[SpeechSegment], sample_rate_hz: int
+) -> bool:
+    """Whether the "gaps" are within GAPS_NEAR_SPEECH_DB of the speech: then they hold speech.
+
+    In live rooms (DRR below about -6 dB) silero-vad hears only the clearest syllables, so its
+    gaps are full of reverberant speech; measured on the evaluation's 2-3 s rooms such gaps read
+    0-1 dB below the speech and set the bed 15-27 dB too loud. Real ambience under dialogue sits
+    well below the speech, so a bed this loud is a wrong excerpt, not a loud scene.
+    """
+    if not segments:
+        return False
+    mono = audio.mean(axis=1).astype(np.float64)
+    speech = np.concatenate(
+        [mono[int(s.start_s * sample_rate_hz) : int(s.end_s * sample_rate_hz)] for s in segments]
+    )
+    speech_power = float(np.mean(speech**2)) if speech.size else 0.0
+    gap_power = float(np.mean(gaps.mean(axis=1).astype(np.float64) ** 2)) if gaps.size else 0.0
+    return speech_power > 0.0 and gap_power > speech_power * 10.0 ** (GAPS_NEAR_SPEECH_DB / 10.0)
 
 
 def quiet_frames_excerpt(audio: np.ndarray, sample_rate_hz: int, max_frames: int) -> np.ndarray:
