@@ -7,7 +7,8 @@ the guided x0 prediction to the conditional one's spread (Lin et al., 2024). Thi
 with the engine's sampler and the same start noise for every configuration, and reports three
 distances to the target's log-mel: frame by frame (L1, the evidence script's "mel" column), of the
 long-term spectrum (LT: colouration and ambience level), and of each band's spread over time (SD:
-texture and modulation), each with the share of pairs on which it beats g = 1.
+texture and modulation), each with the share of pairs on which it beats g = 1, and the "LT move": how
+much of the long-term-spectrum change the target needed the output made (1 = all, > 1 = overshoot).
 
     python bench/sweep_guidance.py --data /tmp/ho --data /tmp/ho3      # held-out caches, see
                                                                         # eval_diffusion_evidence.py
@@ -31,7 +32,7 @@ from eval_diffusion_evidence import (BATCH, add_common_args, encode_hints, load_
 from engine.diffusion import StylizerPipeline  # noqa: E402
 
 # (guidance, interval of t / T where it applies (g = 1 elsewhere), rescale phi)
-CONFIGS = [(1.0, (0.0, 1.0), 0.0), (1.5, (0.0, 1.0), 0.0), (2.0, (0.0, 1.0), 0.0), (4.5, (0.0, 1.0), 0.0),
+CONFIGS = [(1.0, (0.0, 1.0), 0.0), (0.0, (0.0, 1.0), 0.0), (1.5, (0.0, 1.0), 0.0), (2.0, (0.0, 1.0), 0.0), (4.5, (0.0, 1.0), 0.0),
            (2.0, (0.0, 1.0), 0.7), (4.5, (0.0, 1.0), 0.7), (2.0, (0.3, 0.8), 0.0), (4.5, (0.3, 0.8), 0.0),
            (2.0, (0.5, 1.0), 0.0), (4.5, (0.5, 1.0), 0.0), (2.0, (0.0, 0.5), 0.0), (4.5, (0.0, 0.5), 0.0),
            (4.5, (0.6, 1.0), 0.7)]
@@ -78,6 +79,14 @@ def distances(mel: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor
             "SD": (mel.std(-1) - target.std(-1)).abs().mean(-1)}
 
 
+def move_ratio(mel: torch.Tensor, enhanced: torch.Tensor, target: torch.Tensor) -> float:
+    """Median over pairs of how far the output moved the long-term spectrum from the input's, along the
+    move the target needed (1 = all of it, > 1 = overshoot): tells under-styling from overshooting."""
+    need = target.mean(-1) - enhanced.mean(-1)
+    move = mel.mean(-1) - enhanced.mean(-1)
+    return float(((move * need).sum(-1) / (need * need).sum(-1)).median())
+
+
 @torch.no_grad()
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -93,17 +102,20 @@ def main() -> None:
     enhanced = torch.cat([pipe.encode_enhanced(pairs["enhanced"][i:i + BATCH])[0] for i in range(0, n, BATCH)])
 
     print(f"{n} held-out pairs, {len(set(scenes))} scenes; {args.sampler} {args.steps} steps, seed {args.seed}\n")
-    print("| guidance | applied for t/T in | rescale phi | L1 | LT | SD | beats g = 1 on (L1 / LT / SD) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    enh = distances(pipe.mel(pairs["enhanced"]), target)
-    print(f"| enhanced input | | | {enh['L1'].mean():.3f} | {enh['LT'].mean():.3f} | {enh['SD'].mean():.3f} | |")
+    print("| guidance | applied for t/T in | rescale phi | L1 | LT | SD | LT move | beats g = 1 on (L1 / LT / SD) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    enh_mel = pipe.mel(pairs["enhanced"])
+    enh = distances(enh_mel, target)
+    print(f"| enhanced input | | | {enh['L1'].mean():.3f} | {enh['LT'].mean():.3f} | {enh['SD'].mean():.3f} | 0 | |")
     base = None
     for g, interval, phi in CONFIGS:
-        d = distances(sample_mels(pipe, enhanced, cond, frames, args.steps, g, interval, phi, args.seed), target)
+        mel = sample_mels(pipe, enhanced, cond, frames, args.steps, g, interval, phi, args.seed)
+        d = distances(mel, target)
         base = base or d
         wins = " / ".join(f"{float((d[k] < base[k]).float().mean()):.0%}" for k in d)
         print(f"| {g:g} | {interval[0]:g}–{interval[1]:g} | {phi:g} | {d['L1'].mean():.3f} | {d['LT'].mean():.3f} "
-              f"| {d['SD'].mean():.3f} | {wins if g != 1.0 else '—'} |", flush=True)
+              f"| {d['SD'].mean():.3f} | {move_ratio(mel, enh_mel, target):.2f} | {wins if g != 1.0 else '—'} |",
+              flush=True)
     print(f"\n{time.perf_counter() - t0:.0f} s")
 
 
