@@ -101,6 +101,12 @@ def encode_hints(pipe: StylizerPipeline, pairs: dict[str, torch.Tensor], uses_im
 
 
 @torch.no_grad()
+def encode_latents(pipe: StylizerPipeline, waves: torch.Tensor) -> torch.Tensor:
+    """Diffusion-scaled latents of (n, samples) waves, BATCH at a time."""
+    return torch.cat([pipe.encode_enhanced(waves[i:i + BATCH])[0] for i in range(0, waves.shape[0], BATCH)])
+
+
+@torch.no_grad()
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_common_args(p)
@@ -137,7 +143,7 @@ def main() -> None:
             waves.append(per_pair_l1(pipe.mel(out.wave)[..., :frames], mel_t[i:i + BATCH]))
         rows[name] = {"mel": torch.cat(mels), "wave": torch.cat(waves)}
         print(f"  {name}: done at {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-    z = torch.cat([pipe.encode_enhanced(pairs["target"][i:i + BATCH])[0] for i in range(0, n, BATCH)])
+    z = encode_latents(pipe, pairs["target"])
     vae_mel = torch.cat([pipe.decode(z[i:i + BATCH], frames) for i in range(0, n, BATCH)])
     voc = torch.cat([pipe.mel(model.vocoder(mel_t[i:i + BATCH]))[..., :frames] for i in range(0, n, BATCH)])
     floors = {"mel": float(per_pair_l1(vae_mel, mel_t).mean()), "wave": float(per_pair_l1(voc, mel_t).mean())}

@@ -26,16 +26,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_diffusion_evidence import (BATCH, add_common_args, encode_hints, load_heldout,  # noqa: E402
-                                     open_pipeline, per_pair_l1)
+from eval_diffusion_evidence import (BATCH, add_common_args, encode_hints, encode_latents,  # noqa: E402
+                                     load_heldout, open_pipeline, per_pair_l1)
 
 from engine.diffusion import StylizerPipeline  # noqa: E402
 
 # (guidance, interval of t / T where it applies (g = 1 elsewhere), rescale phi)
-CONFIGS = [(1.0, (0.0, 1.0), 0.0), (0.0, (0.0, 1.0), 0.0), (1.5, (0.0, 1.0), 0.0), (2.0, (0.0, 1.0), 0.0), (4.5, (0.0, 1.0), 0.0),
-           (2.0, (0.0, 1.0), 0.7), (4.5, (0.0, 1.0), 0.7), (2.0, (0.3, 0.8), 0.0), (4.5, (0.3, 0.8), 0.0),
-           (2.0, (0.5, 1.0), 0.0), (4.5, (0.5, 1.0), 0.0), (2.0, (0.0, 0.5), 0.0), (4.5, (0.0, 0.5), 0.0),
-           (4.5, (0.6, 1.0), 0.7)]
+CONFIGS = [(1.0, (0.0, 1.0), 0.0), (0.0, (0.0, 1.0), 0.0), (1.5, (0.0, 1.0), 0.0), (2.0, (0.0, 1.0), 0.0),
+           (4.5, (0.0, 1.0), 0.0), (2.0, (0.0, 1.0), 0.7), (4.5, (0.0, 1.0), 0.7), (2.0, (0.3, 0.8), 0.0),
+           (4.5, (0.3, 0.8), 0.0), (2.0, (0.5, 1.0), 0.0), (4.5, (0.5, 1.0), 0.0), (2.0, (0.0, 0.5), 0.0),
+           (4.5, (0.0, 0.5), 0.0), (4.5, (0.6, 1.0), 0.7)]  # the first must be g = 1: the others are compared to it
 
 
 def guided_eps(pipe: StylizerPipeline, latent: torch.Tensor, enhanced: torch.Tensor, t: torch.Tensor,
@@ -99,7 +99,7 @@ def main() -> None:
     target = pipe.mel(pairs["target"])
     frames = target.shape[-1]
     cond = encode_hints(pipe, pairs, cfg.condition.uses_image)
-    enhanced = torch.cat([pipe.encode_enhanced(pairs["enhanced"][i:i + BATCH])[0] for i in range(0, n, BATCH)])
+    enhanced = encode_latents(pipe, pairs["enhanced"])
 
     print(f"{n} held-out pairs, {len(set(scenes))} scenes; {args.sampler} {args.steps} steps, seed {args.seed}\n")
     print("| guidance | applied for t/T in | rescale phi | L1 | LT | SD | LT move | beats g = 1 on (L1 / LT / SD) |")
