@@ -7,6 +7,7 @@ with its own scene's hint than with another scene's hint, and (3) gain from clas
 guidance (4.5) over none (1). Distances are log-mel L1 to the target, on the decoded mel ("mel")
 and on the vocoded wave analysed again ("wave"), with the share of pairs where each comparison
 goes the right way. Every configuration starts from the same noise (paired comparisons).
+``--input dry`` asks the same of the product's task: the target's dry speech in, instead of H(target).
 
 Held-out data come from the training CLI's disjoint seed range (``--split heldout``):
 
@@ -32,13 +33,16 @@ from engine.diffusion import StylizerPipeline, load_checkpoint, make_sampler  # 
 from engine.diffusion.checkpoint import read_manifest  # noqa: E402
 from engine.diffusion.engine import SHIPPED_CHECKPOINT  # noqa: E402
 from engine.train.dataset import PairCache  # noqa: E402
-from engine.train.prepare import find_cache  # noqa: E402
+from engine.train.prepare import INDEX, find_cache  # noqa: E402
 
 BATCH = 8
 
 
 def load_heldout(folders: list[str], image_px: int, limit: int) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Every pair of every held-out cache (both splits), and a scene id per pair."""
+    """Every pair of every held-out cache (both splits), and a scene id ("folder#recording") per pair.
+
+    The batch also carries "starts" (n, 2): the target's and condition's first sample in the recording.
+    """
     from safetensors import safe_open
 
     batches, scenes = [], []
@@ -48,12 +52,54 @@ def load_heldout(folders: list[str], image_px: int, limit: int) -> tuple[dict[st
             cache = PairCache(cache_dir, split, image_px)
             if not len(cache):
                 continue
-            batches.append(cache.batch(list(range(len(cache)))))
+            batch = cache.batch(list(range(len(cache))))
+            starts = []
             for file in cache._files:
                 with safe_open(str(file), framework="pt") as f:
                     scenes += [f"{folder}#{int(r)}" for r in f.get_tensor("recording")]
+                    starts.append(f.get_tensor("starts"))
+            batches.append({**batch, "starts": torch.cat(starts)})
     batch = {k: torch.cat([b[k] for b in batches])[:limit] for k in batches[0]}
     return batch, scenes[:limit]
+
+
+def dry_inputs(pairs: dict[str, torch.Tensor], scenes: list[str], seed: int) -> torch.Tensor:
+    """The dry speech under each target window: what the product feeds the model (clean dialogue).
+
+    A synthetic corpus is a pure function of its manifest, so each recording is rendered again to
+    recover its dry speech (aligned to the direct sound). Each window is set to H(target)'s RMS (the
+    engine levels dialogue to the training loudness) and gets the engine's input noise.
+    """
+    from engine.diffusion.engine import INPUT_NOISE_STD
+    from engine.train.corpus import read_corpus_config, render_audio
+
+    rendered: dict[str, tuple[torch.Tensor, int]] = {}
+    window = pairs["target"].shape[-1]
+    out = torch.empty_like(pairs["target"])
+    generator = torch.Generator().manual_seed(seed)
+    for i, scene in enumerate(scenes):
+        if scene not in rendered:
+            folder, cache_index = scene.rsplit("#", 1)
+            index = json.loads((find_cache(folder) / INDEX).read_text(encoding="utf-8"))
+            name = Path(index["recordings"][int(cache_index)]["path"]).stem  # rec_00003
+            rec, _ = render_audio(read_corpus_config(folder), int(name.split("_")[1]))
+            rendered[scene] = (torch.from_numpy(rec.dry[:, 0].copy()), int(rec.direct_index))
+        dry, delay = rendered[scene]
+        start = int(pairs["starts"][i, 0]) - delay
+        w = torch.zeros(window)
+        lo, hi = max(start, 0), min(start + window, dry.shape[0])
+        w[lo - start:hi - start] = dry[lo:hi]
+        gain = pairs["enhanced"][i].pow(2).mean().sqrt() / w.pow(2).mean().sqrt().clamp_min(1e-8)
+        out[i] = w * gain + INPUT_NOISE_STD * torch.randn(window, generator=generator)
+    return out
+
+
+def model_inputs(args: argparse.Namespace, pairs: dict[str, torch.Tensor], scenes: list[str]) -> torch.Tensor:
+    """H(target) (the pretext task) or the dry speech (the product's task), per ``--input``."""
+    return pairs["enhanced"] if args.input == "enhanced" else dry_inputs(pairs, scenes, args.seed)
+
+
+INPUT_NAMES = {"enhanced": "enhanced input H(target)", "dry": "dry speech input"}
 
 
 def other_scene(scenes: list[str]) -> list[int]:
@@ -81,6 +127,9 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pairs", type=int, default=10_000, help="at most this many pairs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--input", choices=("enhanced", "dry"), default="enhanced",
+                   help="model input: H(target) (the pretext task) or the target's dry speech (synthetic corpora "
+                        "only: the product's task, clean dialogue in)")
 
 
 def open_pipeline(args: argparse.Namespace):
@@ -132,12 +181,14 @@ def main() -> None:
     for g in args.extra_guidance:
         runs[f"right scene, g = {g}"] = (cond, g)
     rows: dict[str, dict[str, torch.Tensor]] = {}
-    enh_mel = pipe.mel(pairs["enhanced"])
-    rows["enhanced input H(target)"] = {"mel": per_pair_l1(enh_mel, mel_t), "wave": per_pair_l1(enh_mel, mel_t)}
+    inputs = model_inputs(args, pairs, scenes)
+    input_name = INPUT_NAMES[args.input]
+    enh_mel = pipe.mel(inputs)
+    rows[input_name] = {"mel": per_pair_l1(enh_mel, mel_t), "wave": per_pair_l1(enh_mel, mel_t)}
     for name, (c, g) in runs.items():
         mels, waves = [], []
         for i in range(0, n, BATCH):
-            out = pipe(pairs["enhanced"][i:i + BATCH], c[i:i + BATCH], steps=args.steps, guidance_scale=g,
+            out = pipe(inputs[i:i + BATCH], c[i:i + BATCH], steps=args.steps, guidance_scale=g,
                        seed=args.seed, output="wave")
             mels.append(per_pair_l1(out.mel, mel_t[i:i + BATCH]))
             waves.append(per_pair_l1(pipe.mel(out.wave)[..., :frames], mel_t[i:i + BATCH]))
@@ -149,12 +200,12 @@ def main() -> None:
     floors = {"mel": float(per_pair_l1(vae_mel, mel_t).mean()), "wave": float(per_pair_l1(voc, mel_t).mean())}
 
     right, off, other = (rows[k] for k in list(rows)[1:4])
-    enh = rows["enhanced input H(target)"]
+    enh = rows[input_name]
 
     def share(a: torch.Tensor, b: torch.Tensor) -> float:
         return float((a < b).float().mean())
 
-    wins = {dom: {"output beats enhanced input": share(right[dom], enh[dom]),
+    wins = {dom: {f"output beats the {input_name}": share(right[dom], enh[dom]),
                   "right scene beats another scene's hint": share(right[dom], other[dom]),
                   f"CFG on ({args.guidance}) beats off (1)": share(right[dom], off[dom])}
             for dom in ("wave", "mel")}

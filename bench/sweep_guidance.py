@@ -12,6 +12,7 @@ much of the long-term-spectrum change the target needed the output made (1 = all
 
     python bench/sweep_guidance.py --data /tmp/ho --data /tmp/ho3      # held-out caches, see
                                                                         # eval_diffusion_evidence.py
+    python bench/sweep_guidance.py --data /tmp/ho --data /tmp/ho3 --input dry   # clean speech in
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_diffusion_evidence import (BATCH, add_common_args, encode_hints, encode_latents,  # noqa: E402
-                                     load_heldout, open_pipeline, per_pair_l1)
+from eval_diffusion_evidence import (BATCH, INPUT_NAMES, add_common_args, encode_hints,  # noqa: E402
+                                     encode_latents, load_heldout, model_inputs, open_pipeline, per_pair_l1)
 
 from engine.diffusion import StylizerPipeline  # noqa: E402
 
@@ -99,14 +100,15 @@ def main() -> None:
     target = pipe.mel(pairs["target"])
     frames = target.shape[-1]
     cond = encode_hints(pipe, pairs, cfg.condition.uses_image)
-    enhanced = encode_latents(pipe, pairs["enhanced"])
+    inputs = model_inputs(args, pairs, scenes)
+    enhanced = encode_latents(pipe, inputs)
 
-    print(f"{n} held-out pairs, {len(set(scenes))} scenes; {args.sampler} {args.steps} steps, seed {args.seed}\n")
+    print(f"{n} held-out pairs, {len(set(scenes))} scenes, {INPUT_NAMES[args.input]}; {args.sampler} {args.steps} steps, seed {args.seed}\n")
     print("| guidance | applied for t/T in | rescale phi | L1 | LT | SD | LT move | beats g = 1 on (L1 / LT / SD) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    enh_mel = pipe.mel(pairs["enhanced"])
+    enh_mel = pipe.mel(inputs)
     enh = distances(enh_mel, target)
-    print(f"| enhanced input | | | {enh['L1'].mean():.3f} | {enh['LT'].mean():.3f} | {enh['SD'].mean():.3f} | 0 | |")
+    print(f"| {INPUT_NAMES[args.input]} | | | {enh['L1'].mean():.3f} | {enh['LT'].mean():.3f} | {enh['SD'].mean():.3f} | 0 | |")
     base = None
     for g, interval, phi in CONFIGS:
         mel = sample_mels(pipe, enhanced, cond, frames, args.steps, g, interval, phi, args.seed)

@@ -119,11 +119,9 @@ def _dry_speech(seconds: float, sample_rate_hz: int, talkers: list[Any], turn_ra
     return np.concatenate(parts)[:n]
 
 
-def render_recording(config: CorpusConfig, index: int, out_dir: Path) -> dict[str, Any]:
-    """Render recording ``index`` into ``out_dir``; returns its manifest entry."""
-    import soundfile as sf
-    from PIL import Image
-
+def render_audio(config: CorpusConfig, index: int) -> tuple[Any, list[Any]]:
+    """(SceneRecording, talkers) of recording ``index``: the same bytes every call, which is what
+    lets an evaluation recover a recording's dry speech without the corpus having stored it."""
     from engine.kit.scene import random_scene, render_scene
     from engine.kit.speech import random_speaker
 
@@ -132,7 +130,16 @@ def render_recording(config: CorpusConfig, index: int, out_dir: Path) -> dict[st
     talkers = [random_speaker(rng) for _ in range(int(rng.integers(1, config.max_talkers + 1)))]
     seconds = config.minutes * 60.0
     dry = _dry_speech(seconds, config.sample_rate_hz, talkers, config.turn_range_s, rng)
-    rec = render_scene(spec, seconds, config.sample_rate_hz, speech=dry)
+    return render_scene(spec, seconds, config.sample_rate_hz, speech=dry), talkers
+
+
+def render_recording(config: CorpusConfig, index: int, out_dir: Path) -> dict[str, Any]:
+    """Render recording ``index`` into ``out_dir``; returns its manifest entry."""
+    import soundfile as sf
+    from PIL import Image
+
+    rec, talkers = render_audio(config, index)
+    spec, seconds = rec.spec, config.minutes * 60.0
     name = f"rec_{index:05d}"
     sf.write(out_dir / f"{name}.flac", rec.mix[:, 0], config.sample_rate_hz, subtype="PCM_24")
     entry: dict[str, Any] = {
@@ -146,6 +153,15 @@ def render_recording(config: CorpusConfig, index: int, out_dir: Path) -> dict[st
         Image.fromarray(scene_image(spec, seed=spec.seed)).save(out_dir / f"{name}.png", optimize=False)
         entry["image"] = f"{name}.png"
     return entry
+
+
+def read_corpus_config(folder: str | Path) -> CorpusConfig:
+    """The config a corpus folder was made with (from its manifest)."""
+    manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{folder}: not a roomtone training corpus (no {MANIFEST} of format {FORMAT})")
+    config = dict(manifest["config"])
+    return CorpusConfig(**{**config, "turn_range_s": tuple(config["turn_range_s"])})
 
 
 def write_corpus(config: CorpusConfig, out_dir: str | Path, workers: int = 1) -> Path:

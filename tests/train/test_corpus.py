@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.train.corpus import HELDOUT_SEED_OFFSET, MANIFEST, CorpusConfig, write_corpus
+from engine.train.corpus import (HELDOUT_SEED_OFFSET, MANIFEST, CorpusConfig, read_corpus_config, render_audio,
+                                 write_corpus)
 
 
 def _small(**kw) -> CorpusConfig:
@@ -37,6 +38,22 @@ def test_corpus_is_deterministic_and_images_depend_on_the_scene(tmp_path):
     for name in files:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     assert (a / "rec_00000.png").read_bytes() != (a / "rec_00001.png").read_bytes()
+
+
+def test_a_recordings_dry_speech_is_recovered_from_the_manifest_alone(tiny_corpus, tmp_path):
+    """Evaluations feed the model the dry speech under a target window (the product's input); the
+    corpus does not store it, so re-rendering from the manifest must give the stored mix exactly."""
+    config = read_corpus_config(tiny_corpus)
+    rec, _ = render_audio(config, 1)
+    stored, _ = sf.read(tiny_corpus / "rec_00001.flac", dtype="float32")
+    assert np.abs(stored - rec.mix[:, 0]).max() < 2.0**-22  # PCM_24 rounding only
+    # the dry speech, delayed by the direct path, is what the wet speech is made of
+    k, dry, wet = rec.direct_index, rec.dry[:, 0], rec.wet[:, 0]
+    corr = [float(np.dot(dry[:dry.size - lag], wet[lag:])) for lag in (k - 3, k, k + 3)]
+    assert corr[1] > 0 and corr[1] == max(corr)
+    (tmp_path / MANIFEST).write_text('{"format": "x"}')
+    with pytest.raises(ValueError, match="not a roomtone training corpus"):
+        read_corpus_config(tmp_path)
 
 
 def test_heldout_scenes_come_from_a_disjoint_seed_range(tmp_path):
