@@ -17,6 +17,8 @@ exponentially: a straight line in dB whose slope is -60/RT60. So:
    (speech fading out, ambience swells), and long deep decays are the clean ones. Fits shorter
    than ``LATE_FRACTION`` of the estimate are dropped (iterated): in long rooms the short gaps
    between words only show the early decay, which is fast, and made 2.5-5 s rooms read ~30 % short;
+   where the DRR reads negative the 500-4000 Hz bands also start that iteration from the longest
+   reverberant-looking tails (a close talker in a long room: the short gaps had outweighed them);
 5. neighbouring octaves rarely differ by more than ~30 %: working outwards from 1 kHz (the
    best-measured band), each octave is clamped to ``NEIGHBOUR_RATIO`` of its inner neighbour.
    The outer octaves see few clean decays (125 Hz reads long in dry rooms, short in live ones).
@@ -78,6 +80,9 @@ FIT_RANGE_DB = 25.0  # late fit spans at most this far below the knee (a T20/T30
 FLOOR_OFFSET_DB = 1.5  # the ambience mean sits above a low percentile of its smoothed envelope
 LATE_FRACTION = 0.12  # a late fit must last this fraction of the RT60 (see robust_rt60_s)
 LATE_ITERATIONS = 4
+LONG_START_MIN_RANGE_DB = 4.0
+LONG_START_MAX_DROP_DB = 10.0
+LONG_START_MAX_DRR_DB = 0.0
 DRR_DROP_PERCENTILE = 75.0
 DRR_BANDS_HZ = (500.0, 1000.0, 2000.0, 4000.0)
 # DRR (dB) = intercept + weights . (p90 drop dB, median drop dB, median late range dB, median knee s),
@@ -225,7 +230,8 @@ def band_fits(
     return fits
 
 
-def robust_rt60_s(fits: list[DecayFit], hop_s: float = HOP_S, max_late_s: float = np.inf) -> float:
+def robust_rt60_s(fits: list[DecayFit], hop_s: float = HOP_S, max_late_s: float = np.inf,
+                  long_start: bool = False) -> float:
     """Leverage-weighted low percentile of the late-slope RT60s; NaN with fewer than ``MIN_DECAYS``.
 
     A late fit shorter than ``LATE_FRACTION`` of the band's RT60 sees mostly the early decay
@@ -234,6 +240,15 @@ def robust_rt60_s(fits: list[DecayFit], hop_s: float = HOP_S, max_late_s: float 
     each round keeping only fits at least that fraction of the previous estimate long, but never
     more than ``max_late_s``: in the outer octaves under ambience the iteration can run away (the
     long fits left are the ones the ambience bent), so the caller caps it from the anchor band.
+
+    Started from all fits, that iteration can settle on the early decay when the short gaps
+    outweigh the few long ones (a 4 s room heard through a close talker in a 12 s clip read
+    0.3-1.1 s). ``long_start`` also starts it from the longest reverberant-looking fits (at least
+    ``LONG_START_MIN_RANGE_DB`` deep, their direct sound at most ``LONG_START_MAX_DROP_DB`` above
+    the late line) and keeps the longer of the two settled values; in dry rooms that start falls
+    back to the short one, as the many short decays then outlast ``LATE_FRACTION`` of it. The
+    caller enables it only where the DRR reads negative: outdoors a receding car or a gust makes
+    a long, deep "decay" that no reverberant field backs.
     """
     if len(fits) < MIN_DECAYS:
         return float("nan")
@@ -249,16 +264,25 @@ def robust_rt60_s(fits: list[DecayFit], hop_s: float = HOP_S, max_late_s: float 
         cw = np.cumsum(ww[order]) / np.sum(ww)
         return float(r[order][min(r.size - 1, int(np.searchsorted(cw, RT60_PERCENTILE / 100.0)))])
 
-    est = pct(np.ones(rt.size, bool))
-    for _ in range(LATE_ITERATIONS):
-        keep = dur >= min(LATE_FRACTION * est, max_late_s)
-        if keep.sum() < MIN_DECAYS:
-            keep = dur >= np.sort(dur)[-MIN_DECAYS]
-        new = pct(keep)
-        if new == est:
-            break
-        est = new
-    return est
+    def settle(est: float) -> float:
+        for _ in range(LATE_ITERATIONS):
+            keep = dur >= min(LATE_FRACTION * est, max_late_s)
+            if keep.sum() < MIN_DECAYS:
+                keep = dur >= np.sort(dur)[-MIN_DECAYS]
+            new = pct(keep)
+            if new == est:
+                break
+            est = new
+        return est
+
+    low = settle(pct(np.ones(rt.size, bool)))
+    if not long_start:
+        return low
+    deep = np.array([f.range_db >= LONG_START_MIN_RANGE_DB and f.drop_db <= LONG_START_MAX_DROP_DB for f in fits])
+    if deep.sum() < MIN_DECAYS:
+        return low
+    longest = np.argsort(np.where(deep, dur, -1.0))[-MIN_DECAYS:]
+    return max(low, settle(float(np.median(rt[longest]))))
 
 
 def band_decays(
@@ -284,9 +308,13 @@ def band_decays(
         lin = 10.0 ** (raw / 10.0) - FLOOR_SUBTRACT * 10.0 ** (floor / 10.0)
         env = 10.0 * np.log10(np.maximum(lin, 10.0 ** ((floor - 30.0) / 10.0)))
         fitted[b] = (band_fits(env, offsets, floor), floor)
+    # A second, long start for the RT60 iteration only where the room dominates the direct sound.
+    drr = broadband_drr_db([BandDecays(bands_hz[b], float("nan"), f, fl) for b, (f, fl) in fitted.items()],
+                           sample_rate_hz)
+    long_start = bool(drr < LONG_START_MAX_DRR_DB)
     # The late-fit length threshold of every band is capped from the anchor band's estimate.
     anchor = min(fitted, key=lambda b: abs(np.log(bands_hz[b] / ANCHOR_HZ)), default=None)
-    anchor_rt = robust_rt60_s(fitted[anchor][0]) if anchor is not None else float("nan")
+    anchor_rt = robust_rt60_s(fitted[anchor][0], long_start=long_start) if anchor is not None else float("nan")
     cap = LATE_FRACTION * anchor_rt * NEIGHBOUR_RATIO if np.isfinite(anchor_rt) else np.inf
     out = []
     for b, centre in enumerate(bands_hz):
@@ -294,7 +322,7 @@ def band_decays(
             out.append(BandDecays(centre, float("nan"), [], float("nan")))
             continue
         fits, floor = fitted[b]
-        rt60 = robust_rt60_s(fits, max_late_s=cap)
+        rt60 = robust_rt60_s(fits, max_late_s=cap, long_start=long_start and centre in DRR_BANDS_HZ)
         drr = band_drr_db(fits) if np.isfinite(rt60) else float("nan")
         out.append(BandDecays(centre, rt60, fits, floor, drr))
     return _smooth_across_bands(out)
