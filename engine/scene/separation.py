@@ -12,13 +12,17 @@ Why these choices:
   on ``threads`` threads. ctypes releases the GIL during ``df_process_frame``, so threads give real
   parallelism. Each thread keeps its own DF state (states are not thread-safe) and each window
   starts ``warmup_s`` early so the recurrent state has settled; the warm-up output is discarded.
-* ``df_create`` costs ~0.5 s (it unpacks the ONNX model), so states are pooled and reused across
-  calls; the warm-up prefix of every window makes a reused state as good as a fresh one.
+* Every call separates with states that have never processed a signal: a used state carries its
+  recurrent history into the next one (warm-up or not), so the same reference analysed after some
+  other separation gave a slightly different speech estimate, and on a borderline clip a different
+  ambience excerpt (a bed 4 dB apart). ``df_create`` costs ~0.5 s (it unpacks the model), so a used
+  state is freed and a fresh one is made on a background thread, ready for the next call.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,8 +38,10 @@ DF_LATENCY_FRAMES = 3  # hops of delay between input and output
 _ATTEN_LIMIT_DB = 100.0  # full suppression: we want speech only, the residual is the ambience
 
 _lib = None
-_pool: list[int] = []
+_fresh: list[int] = []  # states that have never processed a signal
+_refilling = 0
 _pool_lock = threading.Lock()
+FRESH_STATES = 2  # separate() runs two threads
 
 
 @dataclass(frozen=True)
@@ -79,28 +85,54 @@ def _library():
     return _lib
 
 
-def _acquire_state() -> int:
+def _create_state() -> int:
     lib, model = _library()
-    with _pool_lock:
-        if _pool:
-            return _pool.pop()
     state = lib.df_create(model, _ATTEN_LIMIT_DB, None)
     if not state:
         raise AnalysisError("DeepFilterNet could not be initialised (model file unreadable?)")
     return state
 
 
-def _release_state(state: int) -> None:
+def _acquire_state() -> int:
     with _pool_lock:
-        _pool.append(state)
+        if _fresh:
+            return _fresh.pop()
+    return _create_state()
 
 
+def _release_state(state: int) -> None:
+    """Free a used state (see the module docstring) and make a fresh one in the background.
+
+    The refill thread is a daemon so a process that is done never waits for it at exit.
+    """
+    global _refilling
+    _library()[0].df_free(state)
+    with _pool_lock:
+        if len(_fresh) + _refilling >= FRESH_STATES:
+            return
+        _refilling += 1
+    threading.Thread(target=_refill, name="df-refill", daemon=True).start()
+
+
+def _refill() -> None:
+    global _refilling
+    try:
+        state = _create_state()
+    except AnalysisError:
+        state = None  # the next acquire creates one itself and reports the error
+    with _pool_lock:
+        _refilling -= 1
+        if state is not None:
+            _fresh.append(state)
+
+
+@functools.lru_cache(maxsize=1)
 def frame_length() -> int:
     state = _acquire_state()
-    try:
-        return int(_library()[0].df_get_frame_length(state))
-    finally:
-        _release_state(state)
+    hop = int(_library()[0].df_get_frame_length(state))
+    with _pool_lock:
+        _fresh.append(state)  # asked, not used: still fresh
+    return hop
 
 
 def latency_samples_48k() -> int:
