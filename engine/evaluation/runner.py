@@ -63,10 +63,14 @@ class EvalResult:
     seconds: float
 
 
-def run_evaluation(config: EvalConfig, log: Callable[[str], None] = print) -> EvalResult:
-    """Build the test set, run the systems, measure, aggregate."""
+def run_evaluation(config: EvalConfig, log: Callable[[str], None] = print,
+                   systems: list[System] | None = None) -> EvalResult:
+    """Build the test set, run the systems (``default_systems`` unless given), measure, aggregate."""
     start = time.perf_counter()
-    systems, unavailable_systems = default_systems(config.quick)
+    if systems is None:
+        systems, unavailable_systems = default_systems(config.quick)
+    else:
+        unavailable_systems = []
     missing = {k: v for k, v in perceptual.availability().items() if v}
     results = [SystemResult(s.name) for s in systems]
     case_rows: list[dict] = []
