@@ -4,10 +4,8 @@ every baseline and diffusion setting (~20 minutes for 12 cases).
 
     python bench/eval_match.py --cases 12
 
-Per-case rows and means of the scene metrics (same definitions as ``roomtone eval``). Run the
-before and after in the same way: in ``roomtone eval`` the diffusion systems run first in the same
-process and change torch's threading, which moves silero-vad's segment edges slightly, and with them
-a borderline ambience excerpt (case004's bed level differs by ~4 dB between the two contexts).
+Per-case rows and means of the scene metrics (same definitions as ``roomtone eval``; the numbers
+match its "match engine" rows, since no system's result depends on what ran before it).
 """
 
 from __future__ import annotations
