@@ -17,7 +17,7 @@ exponentially: a straight line in dB whose slope is -60/RT60. So:
    (speech fading out, ambience swells), and long deep decays are the clean ones. Fits shorter
    than ``LATE_FRACTION`` of the estimate are dropped (iterated): in long rooms the short gaps
    between words only show the early decay, which is fast, and made 2.5-5 s rooms read ~30 % short;
-   where the DRR reads negative the 500-4000 Hz bands also start that iteration from the longest
+   where the DRR reads below +3 dB the 500-4000 Hz bands also start that iteration from the longest
    reverberant-looking tails (a close talker in a long room: the short gaps had outweighed them);
 5. neighbouring octaves rarely differ by more than ~30 %: working outwards from 1 kHz (the
    best-measured band), each octave is clamped to ``NEIGHBOUR_RATIO`` of its inner neighbour.
@@ -82,7 +82,7 @@ LATE_FRACTION = 0.12  # a late fit must last this fraction of the RT60 (see robu
 LATE_ITERATIONS = 4
 LONG_START_MIN_RANGE_DB = 4.0
 LONG_START_MAX_DROP_DB = 10.0
-LONG_START_MAX_DRR_DB = 0.0
+LONG_START_MAX_DRR_DB = 3.0  # outdoor scenes estimated at +6..+14 dB read 2-6x long with the long start
 DRR_DROP_PERCENTILE = 75.0
 DRR_BANDS_HZ = (500.0, 1000.0, 2000.0, 4000.0)
 # DRR (dB) = intercept + weights . (p90 drop dB, median drop dB, median late range dB, median knee s),
@@ -247,7 +247,8 @@ def robust_rt60_s(fits: list[DecayFit], hop_s: float = HOP_S, max_late_s: float 
     ``LONG_START_MIN_RANGE_DB`` deep, their direct sound at most ``LONG_START_MAX_DROP_DB`` above
     the late line) and keeps the longer of the two settled values; in dry rooms that start falls
     back to the short one, as the many short decays then outlast ``LATE_FRACTION`` of it. The
-    caller enables it only where the DRR reads negative: outdoors a receding car or a gust makes
+    caller enables it only where the DRR reads below ``LONG_START_MAX_DRR_DB`` (a close talker puts
+    a 3 s room at +2..+3 dB; outdoor scenes read +1..+16): outdoors a receding car or a gust makes
     a long, deep "decay" that no reverberant field backs.
     """
     if len(fits) < MIN_DECAYS:
