@@ -66,7 +66,7 @@ def ambience_excerpt(
     separation: Separation | None,
     max_s: float = 20.0,
 ) -> tuple[np.ndarray, str]:
-    """(excerpt (n, ch) float32, source 'gaps' | 'residual'), at most ``max_s`` seconds."""
+    """(excerpt (n, ch) float32, source 'gaps' | 'residual' | 'quiet-frames'), at most ``max_s`` seconds."""
     duration_s = audio.shape[0] / sample_rate_hz
     spans = speech_free_spans(segments, duration_s, rt60_s)
     total = sum(b - a for a, b in spans)
@@ -76,8 +76,7 @@ def ambience_excerpt(
         gaps = stitch(pieces, sample_rate_hz, max_frames)
         if not _as_loud_as_speech(gaps, audio, segments, sample_rate_hz):
             return gaps, "gaps"
-        return quiet_frames_excerpt(audio, sample_rate_hz, max_frames), "quiet-frames"
-    if separation is not None and rt60_s < DRY_ROOM_RT60_S:
+    elif separation is not None and rt60_s < DRY_ROOM_RT60_S:
         return residual_excerpt(audio, separation, segments, max_frames), "residual"
     return quiet_frames_excerpt(audio, sample_rate_hz, max_frames), "quiet-frames"
 
