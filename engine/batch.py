@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine.errors import Cancelled, InputError, RoomtoneError
+from engine.errors import Cancelled, InputError, RoomtoneError, printable
 from engine.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from engine.render import STEM_NAMES
 from engine.restyle import SceneSource, restyle_file
@@ -113,7 +113,7 @@ def discover(inputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[str], li
             elif path.suffix.lower() in AUDIO_EXTENSIONS:
                 found.append((path, rel / entry.name))
             else:
-                notes.append(f"{path}: skipped, not an audio file")
+                notes.append(f"{printable(path)}: skipped, not an audio file")
 
     for item in inputs:
         item = Path(item)
@@ -170,7 +170,8 @@ class BatchRunner:
             outputs = {k: self.out_dir / rel.parent / v for k, v in names.items()}
             clash = next((p for p in outputs.values() if p.resolve() in claimed), None)
             if clash is not None:
-                plan.errors.append((str(source), f"output {clash} is also planned for {claimed[clash.resolve()]}"))
+                plan.errors.append((str(source), f"output {printable(clash)} is also planned for "
+                                                 f"{printable(claimed[clash.resolve()])}"))
                 continue
             if any(_same_file(p, source) for p in outputs.values()):
                 plan.errors.append((str(source), "output would overwrite the input; choose another output folder"))
@@ -189,7 +190,7 @@ class BatchRunner:
         total = len(plan.jobs)
         for path, reason in plan.errors:
             result.results.append(FileResult(path, {}, "failed", reason))
-            self._emit("file-failed", 0.0, path=path, message=f"{path}: {reason}", total=total)
+            self._emit("file-failed", 0.0, path=path, message=f"{printable(path)}: {reason}", total=total)
         self._emit("start", 0.0, total=total)
         if self.batch_windows > 0 and self.settings.engine == "diffusion" and plan.jobs:
             file_results = self._run_pooled(plan.jobs, manifest)
@@ -232,13 +233,14 @@ class BatchRunner:
         base = index / max(total, 1)
         if self._complete(job, entry):
             self._emit("file-skipped", self._overall(index, 1.0, total), index=index, total=total, path=src,
-                       message=f"{src}: already rendered, skipped")
+                       message=f"{printable(src)}: already rendered, skipped")
             return FileResult(src, outputs, "skipped")
         ours = entry is not None and entry.get("source") == src
         existing = [p for p in job.outputs.values() if p.exists()]
         if existing and not (self.overwrite or ours):
-            reason = f"output {existing[0]} already exists; use --overwrite to replace it"
-            self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src, message=f"{src}: {reason}")
+            reason = f"output {printable(existing[0])} already exists; use --overwrite to replace it"
+            self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src,
+                       message=f"{printable(src)}: {reason}")
             return FileResult(src, outputs, "failed", reason)
         self._emit("file-start", base, index=index, total=total, path=src)
         _remove_stale_partials(job)
@@ -266,7 +268,8 @@ class BatchRunner:
         entry = self._entry(job, "failed")
         entry["error"] = reason
         self._record(manifest, _strs(job.outputs)["mix"], entry)
-        self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src, message=f"{src}: {reason}")
+        self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src,
+                   message=f"{printable(src)}: {reason}")
         return FileResult(src, _strs(job.outputs), "failed", reason)
 
     def _complete(self, job: Job, entry: dict | None) -> bool:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from engine import Cancelled, CancelToken, ProgressEvent, RoomtoneError, Settings
+from engine.errors import printable
 from engine.settings import BACKENDS, DEVICES, ENGINES, PRECISIONS
 
 
@@ -147,11 +148,9 @@ def cmd_restyle(args: argparse.Namespace) -> Exit:
         plan = runner.plan(args.inputs)
         for note in plan.notes:
             bar.write(f"note: {note}")
-        result = runner.run(plan)
-    for failure in result.failures:
-        print(f"error: {failure.source}: {failure.error}", file=sys.stderr)
+        result = runner.run(plan)  # each failure was printed as it happened (_Progress.event)
     print(f"{result.count('done')} rendered, {result.count('skipped')} skipped, "
-          f"{result.count('failed')} failed -> {args.out}")
+          f"{result.count('failed')} failed -> {printable(args.out)}")
     if result.cancelled:
         return Exit.CANCELLED
     return Exit.OK if result.ok else Exit.FAILED
@@ -165,7 +164,7 @@ def cmd_preview(args: argparse.Namespace) -> Exit:
     info = probe(args.input)
     dry, stems, rate = preview(Path(args.input), preset, _settings(args), args.start, args.duration)
     write_audio(args.out, stems.mix, rate, like=info)
-    print(f"wrote a {len(dry) / rate:.1f} s preview to {args.out}")
+    print(f"wrote a {len(dry) / rate:.1f} s preview to {printable(args.out)}")
     return Exit.OK
 
 
@@ -253,7 +252,7 @@ class _Progress:
             return
         self.bar.n = int(round(1000 * min(max(e.fraction, 0.0), 1.0)))
         if e.path:
-            self.bar.set_postfix_str(Path(e.path).name, refresh=False)
+            self.bar.set_postfix_str(printable(Path(e.path).name), refresh=False)
         if e.kind == "stage" and e.message:
             self.bar.set_postfix_str(e.message, refresh=False)
         if e.kind in ("file-failed", "file-skipped") and e.message:
@@ -400,12 +399,12 @@ def main(argv: list[str] | None = None) -> int:
     except RoomtoneError as exc:
         if getattr(args, "debug", False):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return Exit.CANCELLED if isinstance(exc, Cancelled) else Exit.FAILED
     except ValueError as exc:  # settings validation names the option and value
         if getattr(args, "debug", False):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return Exit.USAGE
 
 

@@ -15,7 +15,7 @@ class InputError(RoomtoneError):
     def __init__(self, path: str | Path | None, reason: str) -> None:
         self.path = None if path is None else Path(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}" if self.path is not None else reason)
+        super().__init__(f"{printable(self.path)}: {reason}" if self.path is not None else reason)
 
 
 class PresetError(RoomtoneError):
@@ -28,3 +28,17 @@ class AnalysisError(RoomtoneError):
 
 class Cancelled(RoomtoneError):
     """The user cancelled long work; partial outputs have been removed."""
+
+
+def printable(text: object) -> str:
+    """`text` with what would split or hide a message line escaped as repr does (newlines, escape codes,
+    bytes that are no UTF-8 shown as \\xNN), so one message stays one honest line; the rest is kept as is."""
+    out = []
+    for c in str(text):
+        if c.isprintable():
+            out.append(c)
+        elif "\udc80" <= c <= "\udcff":  # an undecodable byte, as os.fsdecode hands it over
+            out.append(f"\\x{ord(c) - 0xDC00:02x}")
+        else:
+            out.append(repr(c)[1:-1])
+    return "".join(out)
