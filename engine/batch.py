@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -22,9 +24,12 @@ from engine.render import STEM_NAMES
 from engine.restyle import SceneSource, restyle_file
 from engine.settings import Settings
 
-AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".bwf", ".aif", ".aiff", ".aifc", ".flac"})
+AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".bwf", ".rf64", ".aif", ".aiff", ".aifc", ".flac"})
 MANIFEST_NAME = "roomtone-manifest.json"
 MANIFEST_VERSION = 1
+# Bounds on one discovery, so a runaway tree (a link to /, a generated maze) ends in one line, not a hang.
+MAX_WALK_DEPTH = 64  # folder levels below an input folder; dialogue trees are a handful deep
+MAX_WALK_ENTRIES = 1_000_000  # names looked at in all input folders together
 # Throughput mode: a dialogue line is typically 1-3 windows (2.56 s each), so about batch_windows / 2 files
 # must render side by side to fill a batch; each holds only its streaming state (a few MB).
 WINDOWS_PER_FILE = 2
@@ -76,9 +81,10 @@ def output_name(source: Path, template: str, stem: str | None = None) -> str:
     """'{stem}' is the input's name without extension; stems get '.dialogue' etc. appended."""
     try:
         base = template.format(stem=source.stem)
+        own = template.format(stem=source.stem.replace("\\", "_"))  # separators only the template adds count
     except (KeyError, IndexError, ValueError) as exc:
         raise RoomtoneError(f"naming template {template!r} is invalid ({exc}); use e.g. '{{stem}}_scene'") from None
-    if not base or "/" in base or "\\" in base or base in (".", ".."):
+    if not base or "/" in own or "\\" in own or base in (".", ".."):
         raise RoomtoneError(f"naming template {template!r} gives an unusable file name {base!r}")
     return f"{base}{'.' + stem if stem else ''}{source.suffix}"
 
@@ -86,14 +92,37 @@ def output_name(source: Path, template: str, stem: str | None = None) -> str:
 def discover(inputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[str], list[tuple[str, str]]]:
     """(file, path relative to the output folder) pairs, notes and per-path errors.
 
-    Folders are walked recursively and their structure mirrored; a folder that cannot be read
-    is reported and the rest goes on.
+    Folders are walked recursively and their structure mirrored; whatever cannot be read is
+    reported and the rest goes on. Each real folder is walked once, whatever links lead to it (so
+    link loops end), and the walk stops with an error line past MAX_WALK_DEPTH levels or
+    MAX_WALK_ENTRIES names.
     """
     found: list[tuple[Path, Path]] = []
     notes: list[str] = []
     errors: list[tuple[str, str]] = []
+    walked: set[tuple[int, int]] = set()
+    names_left = MAX_WALK_ENTRIES
 
-    def walk(folder: Path, rel: Path) -> None:
+    def add(path: Path, rel: Path) -> None:
+        try:
+            str(path).encode(sys.getfilesystemencoding())
+        except UnicodeEncodeError:  # the audio library opens files by name and cannot encode this one
+            errors.append((str(path), f"the file name is not valid {sys.getfilesystemencoding().upper()}; "
+                                      "rename the file"))
+            return
+        found.append((path, rel))
+
+    def walk(folder: Path, rel: Path, depth: int) -> None:
+        nonlocal names_left
+        key = file_id(folder)
+        if key in walked:
+            notes.append(f"{printable(folder)}: skipped, this folder was already searched (a link or a repeated input)")
+            return
+        if key is not None:
+            walked.add(key)
+        if depth > MAX_WALK_DEPTH:
+            errors.append((str(folder), f"folders nested too deep (over {MAX_WALK_DEPTH} levels); not searched"))
+            return
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
@@ -101,28 +130,42 @@ def discover(inputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[str], li
             return
         for entry in entries:
             path = Path(entry.path)
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or names_left < 0:
                 continue
+            if names_left == 0:
+                names_left = -1
+                errors.append((str(folder), f"more than {MAX_WALK_ENTRIES} entries in the input folders; "
+                                            "the rest was not searched (name fewer or smaller folders)"))
+                continue
+            names_left -= 1
             try:
                 is_dir = entry.is_dir()
             except OSError as exc:
                 errors.append((str(path), f"cannot read ({exc.strerror or exc})"))
                 continue
             if is_dir:
-                walk(path, rel / entry.name)
+                walk(path, rel / entry.name, depth + 1)
             elif path.suffix.lower() in AUDIO_EXTENSIONS:
-                found.append((path, rel / entry.name))
+                add(path, rel / entry.name)
             else:
                 notes.append(f"{printable(path)}: skipped, not an audio file")
 
     for item in inputs:
         item = Path(item)
-        if item.is_dir():
-            walk(item, Path())
-        elif item.exists() or item.is_symlink():
-            found.append((item, Path(item.name)))
+        try:
+            is_dir = stat.S_ISDIR(os.stat(item).st_mode)
+        except FileNotFoundError:
+            if not os.path.islink(item):
+                errors.append((str(item), "no such file or folder"))
+                continue
+            is_dir = False  # a dangling link: probing it says so
+        except OSError as exc:  # e.g. a file inside a folder we may not enter
+            errors.append((str(item), f"cannot be read ({exc.strerror or exc})"))
+            continue
+        if is_dir:
+            walk(item, Path(), 0)
         else:
-            errors.append((str(item), "no such file or folder"))
+            add(item, Path(item.name))
     return found, notes, errors
 
 
@@ -354,6 +397,16 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.exists() and os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of what `path` leads to, links followed; None where nothing can be reached.
+    The one test of "same file": equal ids, whatever names, links or relative paths led there."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _strs(outputs: dict[str, Path]) -> dict[str, str]:
