@@ -165,3 +165,38 @@ def _as_1d(x: np.ndarray) -> np.ndarray:
     if a.ndim != 1:
         raise ValueError(f"expected a mono impulse response, got shape {a.shape}")
     return a
+
+
+def clarity_c50_db(rir: np.ndarray, sample_rate_hz: float) -> float:
+    """C50: energy in the first 50 ms after the direct sound vs the rest (speech clarity, ISO 3382)."""
+    h = _as_1d(rir).astype(np.float64)
+    start = direct_index(h)
+    split = start + int(round(0.05 * sample_rate_hz))
+    early = float(np.sum(h[start:split] ** 2))
+    late = float(np.sum(h[split:] ** 2))
+    if late <= 0.0:
+        return float("inf")
+    return float(10.0 * np.log10(max(early, 1e-30) / late))
+
+
+def third_octave_response_db(
+    rir: np.ndarray, sample_rate_hz: float, bands_hz: tuple[float, ...], reference_band_hz: tuple[float, float] = (250.0, 4000.0)
+) -> np.ndarray:
+    """The response's energy per third-octave band (dB), its mean over ``reference_band_hz`` removed.
+
+    This is what a long-term spectrum of speech heard through the response gains per band: the
+    colouration of room and microphone together. NaN for bands above Nyquist.
+    """
+    h = _as_1d(rir).astype(np.float64)
+    n = 1 << int(np.ceil(np.log2(max(h.size, 2))))
+    power = np.abs(np.fft.rfft(h, n)) ** 2
+    freqs = np.fft.rfftfreq(n, 1.0 / sample_rate_hz)
+    out = np.full(len(bands_hz), np.nan)
+    for i, c in enumerate(bands_hz):
+        lo, hi = c / 2 ** (1 / 6), c * 2 ** (1 / 6)
+        sel = (freqs >= lo) & (freqs < hi)
+        if hi <= sample_rate_hz / 2 and sel.any():
+            out[i] = 10.0 * np.log10(max(float(power[sel].mean()), 1e-30))
+    bands = np.asarray(bands_hz)
+    ref = (bands >= reference_band_hz[0]) & (bands <= reference_band_hz[1]) & np.isfinite(out)
+    return out - float(np.mean(out[ref]))

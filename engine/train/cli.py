@@ -1,4 +1,4 @@
-"""`roomtone train ...`: corpus, prepare, vae, vocoder, ldm, all. The lead wires it into engine/cli.py
+"""`roomtone train ...`: corpus, prepare, vae, vocoder, ldm, all; scene-corpus and scene (the scene estimator). The lead wires it into engine/cli.py
 with ``register(subparsers)``; ``python -m engine.train`` runs it stand-alone.
 """
 
@@ -87,6 +87,24 @@ def register(subparsers) -> None:
     p.add_argument("--vocoder-steps", type=int, default=None)
     p.add_argument("--ldm-steps", type=int, default=None)
     _add_prepare_args(p)
+
+    p = sub.add_parser("scene-corpus", help="render the scene estimator's corpus (features + truth per room; resumable)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--rooms", type=int, default=640, help="simulated rooms (default 640; 16 references each)")
+    p.add_argument("--split", choices=("train", "heldout"), default="train",
+                   help="heldout: held-out room families, voices and ambiences (default train)")
+    p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+
+    p = sub.add_parser("scene", help="train the learned scene estimator on scene-corpus folders")
+    p.add_argument("--data", required=True, action="append", metavar="DIR", help="a scene-corpus folder (repeatable)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--steps", type=int, default=2500, help="total optimiser steps; --resume continues to this (default 2500)")
+    p.add_argument("--batch", type=int, default=32, help="references per step (default 32)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/state")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="(default 0)")
     train.set_defaults(func=run)
 
 
@@ -111,6 +129,18 @@ def run(args: argparse.Namespace) -> int:
         return _stage(args, cmd, args.steps, Path(args.out))
     if cmd == "all":
         return _all(args)
+    if cmd == "scene-corpus":
+        from engine.train.scene_corpus import SceneCorpusConfig, render_scene_corpus
+
+        render_scene_corpus(args.out, SceneCorpusConfig(rooms=args.rooms, split=args.split, seed=args.seed),
+                            workers=args.workers, log=_log)
+        return 0
+    if cmd == "scene":
+        from engine.train.scene_train import SceneTrainConfig, train_scene_estimator
+
+        config = SceneTrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads)
+        train_scene_estimator(args.data, args.out, config, resume=args.resume)
+        return 0
     raise ValueError(f"unknown train command {cmd!r}")
 
 

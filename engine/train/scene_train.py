@@ -1,0 +1,174 @@
+"""Training loop of the scene estimator: random crops of cached band levels, beta-NLL, resumable.
+
+Crops of 4 s up to the whole reference teach the network every length a user gives; each batch
+shares one crop length so it stacks without padding. Targets are standardised with the training
+corpus' statistics (stored in the package, so estimates come back in physical units). The loss is
+the beta-NLL of Seitzer et al. (2022): a Gaussian NLL whose per-sample weight is the predicted
+variance to the power beta, so hard examples are not simply given up as "uncertain". State is
+saved with ``engine.train.state`` (no pickle) every ``ckpt_every`` steps; ``resume`` continues.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+MIN_CROP_FRAMES = 400  # 4 s at the feature hop
+
+
+@dataclass(frozen=True)
+class SceneTrainConfig:
+    steps: int = 6000
+    batch: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    beta: float = 0.5
+    val_fraction: float = 0.04
+    seed: int = 0
+    ckpt_every: int = 250
+    log_every: int = 50
+    threads: int = 2
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def target_stats(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = np.nanmean(targets, axis=0)
+    std = np.nanstd(targets, axis=0)
+    return np.nan_to_num(mean), np.where(np.isfinite(std) & (std > 1e-3), std, 1.0)
+
+
+def _batch(feats, targets, idx, rng, mean, std, max_frames=None):
+    import torch
+
+    from engine.scene.features import normalise_levels
+
+    lengths = np.array([feats[i].shape[0] for i in idx])
+    hi = int(lengths.min()) if max_frames is None else min(int(lengths.min()), max_frames)
+    crop = int(rng.integers(min(MIN_CROP_FRAMES, hi), hi + 1))
+    xs = []
+    for i, n in zip(idx, lengths):
+        s = int(rng.integers(0, n - crop + 1))
+        xs.append(normalise_levels(feats[i][s : s + crop].astype(np.float32)).T)
+    y = (targets[idx] - mean) / std
+    return torch.from_numpy(np.stack(xs)), torch.from_numpy(y.astype(np.float32))
+
+
+def beta_nll(mean, logvar, y, beta: float):
+    import torch
+
+    mask = torch.isfinite(y)
+    y0 = torch.where(mask, y, torch.zeros_like(y))
+    var = logvar.exp()
+    nll = 0.5 * (logvar + (y0 - mean) ** 2 / var)
+    if beta > 0:
+        nll = nll * var.detach() ** beta
+    return (nll * mask).sum() / mask.sum().clamp(min=1)
+
+
+def train_scene_estimator(data: list[str | Path], out: str | Path, config: SceneTrainConfig, resume: bool = False,
+                          model_config=None) -> Path:
+    """Train on the corpus folders in ``data``; writes OUT/state (resumable), OUT/model (package), OUT/log.jsonl."""
+    import torch
+
+    from engine.scene.estimator import EstimatorConfig, build_network, save_estimator
+    from engine.train.scene_corpus import load_scene_corpus, target_names
+    from engine.train.state import has_state, load_state, save_state
+
+    torch.set_num_threads(config.threads)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    feats, targets = [], []
+    for folder in data:
+        f, t, _ = load_scene_corpus(folder)
+        feats += f
+        targets.append(t)
+    targets = np.concatenate(targets)
+    names = tuple(target_names())
+    rng = np.random.default_rng(config.seed)
+    # Validation by whole rooms would need room ids; references of one mic are consecutive, so a
+    # contiguous tail block keeps most of its rooms out of training.
+    n_val = max(1, int(len(feats) * config.val_fraction))
+    train_idx, val_idx = np.arange(len(feats) - n_val), np.arange(len(feats) - n_val, len(feats))
+    state_dir = out / "state"
+    if resume and has_state(state_dir):
+        meta = json.loads((state_dir / "state.json").read_text())
+        mc = EstimatorConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["extra"]["model_config"].items()})
+    else:
+        if has_state(state_dir):
+            raise FileExistsError(f"{out} already holds a training state; pass --resume or choose another --out")
+        mean, std = target_stats(targets[train_idx])
+        mc = replace(model_config or EstimatorConfig(), targets=names,
+                     target_mean=tuple(float(v) for v in mean), target_std=tuple(float(v) for v in std))
+    mean, std = np.asarray(mc.target_mean), np.asarray(mc.target_std)
+    net = build_network(mc)
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    start = 0
+    if resume and has_state(state_dir):
+        start, _ = load_state(state_dir, {"net": net}, {"opt": opt})
+        _log(f"resumed at step {start}")
+    _log(f"{len(train_idx)} training and {len(val_idx)} validation references; "
+         f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters")
+    log_path = out / "log.jsonl"
+    t0 = time.time()
+    for step in range(start, config.steps):
+        step_rng = np.random.default_rng([config.seed, step])
+        lr = config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps)) if step > 200 else config.lr * (step + 1) / 200
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = step_rng.choice(train_idx, size=config.batch, replace=False)
+        x, y = _batch(feats, targets, idx, step_rng, mean, std)
+        net.train()
+        m, lv, _ = net(x)
+        loss = beta_nll(m, lv, y, config.beta)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        done = step + 1
+        if done % config.log_every == 0 or done == config.steps:
+            rec = {"step": done, "loss": float(loss.detach()), "lr": lr, "s": round(time.time() - t0, 1)}
+            if done % (config.log_every * 4) == 0 or done == config.steps:
+                rec.update(validate(net, feats, targets, val_idx, mean, std, names))
+            with log_path.open("a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            _log(json.dumps(rec))
+        if done % config.ckpt_every == 0 or done == config.steps:
+            save_state(state_dir, done, {"net": net}, {"opt": opt},
+                       {"model_config": asdict(mc), "train_config": asdict(config)})
+    ident = save_estimator(net, mc, out / "model")
+    _log(f"wrote {out / 'model'} ({ident})")
+    return out / "model"
+
+
+def validate(net, feats, targets, idx, mean, std, names) -> dict:
+    """Median absolute error per target group in physical units, on fixed 12 s crops."""
+    import torch
+
+    rng = np.random.default_rng(1234)
+    preds = []
+    net.eval()
+    with torch.inference_mode():
+        for k in range(0, len(idx), 32):
+            x, _ = _batch(feats, targets, idx[k : k + 32], rng, mean, std, max_frames=1200)
+            preds.append(net(x)[0].numpy() * std + mean)
+    p = np.concatenate(preds)
+    t = targets[idx]
+    err = np.abs(p - t)
+    groups = {"rt60_rel": [i for i, n in enumerate(names) if n.startswith("rt60")], "drr_db": [names.index("drr")],
+              "amb_db": [names.index("amb_to_speech")], "resp_db": [i for i, n in enumerate(names) if n.startswith("resp")]}
+    out = {}
+    for g, cols in groups.items():
+        e = err[:, cols]
+        if g == "rt60_rel":
+            e = np.abs(np.exp(p[:, cols] - t[:, cols]) - 1.0)
+        out[f"val_{g}"] = round(float(np.nanmedian(e)), 4)
+    return out

@@ -1,0 +1,72 @@
+"""The scene estimator's corpus and training loop on a tiny config (real rooms, voices, network)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engine.kit.speech import espeak_available
+from engine.train.scene_corpus import SceneCorpusConfig, load_scene_corpus, render_scene_corpus, target_names
+
+pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (the corpus voices)")
+
+TINY = SceneCorpusConfig(rooms=2, mics_per_room=1, references_per_mic=3, min_seconds=4.5, max_seconds=5.0,
+                         sample_rate_hz=16000)
+
+
+@pytest.fixture(scope="module")
+def tiny_scene_corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("scene-corpus")
+    render_scene_corpus(out, TINY)
+    return out
+
+
+def test_corpus_holds_features_and_truth_per_reference(tiny_scene_corpus) -> None:
+    feats, targets, meta = load_scene_corpus(tiny_scene_corpus)
+    assert len(feats) == len(meta) == targets.shape[0] == 6
+    assert targets.shape[1] == len(target_names())
+    for f, m in zip(feats, meta):
+        assert f.shape[1] == 28 and 400 <= f.shape[0] <= 510
+        assert m["family"] and m["ambience"]
+    rt = np.exp(targets[:, :7])
+    assert np.all((rt[:, 2:5] >= 0.05) & (rt[:, 2:5] <= 12.0))
+    # Three references of one microphone share its room truth but not the ambience level.
+    assert np.allclose(targets[:3, :9], targets[0, :9], equal_nan=True)
+    assert np.all(np.isfinite(targets[:, 9]))
+
+
+def test_corpus_resumes_and_is_a_function_of_its_config(tiny_scene_corpus, tmp_path) -> None:
+    before = {p.name: p.stat().st_mtime_ns for p in tiny_scene_corpus.glob("room-*.npz")}
+    render_scene_corpus(tiny_scene_corpus, TINY)
+    assert {p.name: p.stat().st_mtime_ns for p in tiny_scene_corpus.glob("room-*.npz")} == before
+    render_scene_corpus(tmp_path, replace(TINY, rooms=1))
+    a = np.load(tmp_path / "room-000000.npz")
+    b = np.load(tiny_scene_corpus / "room-000000.npz")
+    assert np.array_equal(a["targets"], b["targets"], equal_nan=True)
+    assert np.array_equal(a["features"], b["features"])
+    with pytest.raises(ValueError, match="another config"):
+        render_scene_corpus(tmp_path, replace(TINY, seed=5))
+
+
+def test_training_learns_and_resumes(tiny_scene_corpus, tmp_path) -> None:
+    from engine.scene.estimator import debug_config, load_estimator
+    from engine.train.scene_train import SceneTrainConfig, train_scene_estimator
+
+    cfg = SceneTrainConfig(steps=40, batch=4, lr=3e-3, log_every=10, ckpt_every=20, val_fraction=0.2, threads=1)
+    model_cfg = debug_config(())
+    train_scene_estimator([tiny_scene_corpus], tmp_path, replace(cfg, steps=20), model_config=model_cfg)
+    with pytest.raises(FileExistsError):
+        train_scene_estimator([tiny_scene_corpus], tmp_path, cfg, model_config=model_cfg)
+    package = train_scene_estimator([tiny_scene_corpus], tmp_path, cfg, resume=True)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [10, 20, 30, 40]
+    assert np.mean([r["loss"] for r in log[-2:]]) < log[0]["loss"]
+    est = load_estimator(package)
+    x = np.random.default_rng(0).standard_normal(16000 * 5).astype(np.float32) * 0.1
+    r = est.estimate(x, 16000)
+    assert r.mean.shape == r.std.shape == (len(target_names()),)
+    assert np.all(r.std > 0) and r.embedding.shape == (8,)
+    assert r.checkpoint_id.startswith("scene-")
