@@ -14,11 +14,12 @@ import stat
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine.errors import Cancelled, InputError, RoomtoneError, printable
+from engine.errors import Cancelled, InputError, OutputError, RoomtoneError, printable
 from engine.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from engine.render import STEM_NAMES
 from engine.restyle import SceneSource, restyle_file
@@ -89,13 +90,16 @@ def output_name(source: Path, template: str, stem: str | None = None) -> str:
     return f"{base}{'.' + stem if stem else ''}{source.suffix}"
 
 
-def discover(inputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[str], list[tuple[str, str]]]:
+def discover(
+    inputs: list[Path], skip: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset()
+) -> tuple[list[tuple[Path, Path]], list[str], list[tuple[str, str]]]:
     """(file, path relative to the output folder) pairs, notes and per-path errors.
 
     Folders are walked recursively and their structure mirrored; whatever cannot be read is
     reported and the rest goes on. Each real folder is walked once, whatever links lead to it (so
     link loops end), and the walk stops with an error line past MAX_WALK_DEPTH levels or
-    MAX_WALK_ENTRIES names.
+    MAX_WALK_ENTRIES names. `skip` holds identities (`file_id`) of folders and files that are no
+    inputs: the output folder and earlier outputs, which may lie inside an input tree.
     """
     found: list[tuple[Path, Path]] = []
     notes: list[str] = []
@@ -143,6 +147,8 @@ def discover(inputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[str], li
             except OSError as exc:
                 errors.append((str(path), f"cannot read ({exc.strerror or exc})"))
                 continue
+            if skip and file_id(path) in skip:
+                continue
             if is_dir:
                 walk(path, rel / entry.name, depth + 1)
             elif path.suffix.lower() in AUDIO_EXTENSIONS:
@@ -164,9 +170,28 @@ def discover(inputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[str], li
             continue
         if is_dir:
             walk(item, Path(), 0)
+        elif skip and file_id(item) in skip:
+            notes.append(f"{printable(item)}: skipped, written by an earlier run into this output folder")
         else:
             add(item, Path(item.name))
     return found, notes, errors
+
+
+def check_outputs_spare_inputs(
+    outputs: Iterable[str | Path], inputs: Iterable[str | Path],
+    remedy: str = "choose another output folder (-o) or --name-template",
+) -> None:
+    """Refuse, before any work, an output that is an input by whatever path leads there: the same
+    name, a relative path, a symbolic or a hard link. Raises OutputError naming both."""
+    sources: dict[tuple[int, int], str | Path] = {}
+    for p in inputs:
+        key = file_id(Path(p))
+        if key is not None:
+            sources.setdefault(key, p)
+    for out in outputs:
+        key = file_id(Path(out))
+        if key in sources:
+            raise OutputError(f"output {printable(out)} would overwrite the input {printable(sources[key])}; {remedy}")
 
 
 class BatchRunner:
@@ -203,7 +228,7 @@ class BatchRunner:
 
     # ------------------------------------------------------------ planning
     def plan(self, inputs: list[str | Path]) -> Plan:
-        files, notes, errors = discover([Path(p) for p in inputs])
+        files, notes, errors = discover([Path(p) for p in inputs], self._not_inputs())
         plan = Plan(notes=notes, errors=list(errors))
         claimed: dict[Path, Path] = {}
         for source, rel in files:
@@ -216,13 +241,19 @@ class BatchRunner:
                 plan.errors.append((str(source), f"output {printable(clash)} is also planned for "
                                                  f"{printable(claimed[clash.resolve()])}"))
                 continue
-            if any(_same_file(p, source) for p in outputs.values()):
-                plan.errors.append((str(source), "output would overwrite the input; choose another output folder"))
-                continue
             for p in outputs.values():
                 claimed[p.resolve()] = source
             plan.jobs.append(Job(source, outputs))
+        check_outputs_spare_inputs((p for job in plan.jobs for p in job.outputs.values()), (f for f, _ in files))
         return plan
+
+    def _not_inputs(self) -> set[tuple[int, int]]:
+        """The output folder, the manifest and what it lists as outputs: never inputs, even inside an input tree."""
+        paths: list[str | Path] = [self.out_dir, self.manifest_path]
+        for entry in self._load_manifest()["files"].values():
+            if isinstance(entry, dict) and isinstance(entry.get("outputs"), dict):
+                paths += [p for p in entry["outputs"].values() if isinstance(p, str)]
+        return {key for p in paths if (key := file_id(Path(p))) is not None}
 
     # ------------------------------------------------------------ running
     def run(self, inputs: list[str | Path] | Plan) -> BatchReport:
@@ -390,13 +421,6 @@ def _remove_stale_partials(job: Job) -> None:
     for path in job.outputs.values():
         for stale in path.parent.glob(f".{path.name}.partial-*"):
             stale.unlink(missing_ok=True)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def file_id(path: Path) -> tuple[int, int] | None:

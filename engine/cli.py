@@ -158,8 +158,10 @@ def cmd_restyle(args: argparse.Namespace) -> Exit:
 
 def cmd_preview(args: argparse.Namespace) -> Exit:
     from engine.audio import probe, write_audio
+    from engine.batch import check_outputs_spare_inputs
     from engine.restyle import preview
 
+    check_outputs_spare_inputs([args.out], [args.input], remedy="choose another output file (-o)")
     preset = _library(args).get(args.preset)
     info = probe(args.input)
     dry, stems, rate = preview(Path(args.input), preset, _settings(args), args.start, args.duration)

@@ -18,6 +18,10 @@ class InputError(RoomtoneError):
         super().__init__(f"{printable(self.path)}: {reason}" if self.path is not None else reason)
 
 
+class OutputError(RoomtoneError):
+    """An output folder or file cannot be written, or would replace an input; the run stops before harm."""
+
+
 class PresetError(RoomtoneError):
     """A scene preset is missing, malformed or incompatible with this version."""
 

@@ -12,6 +12,7 @@ import soundfile as sf
 
 from engine import CancelToken, Settings
 from engine.batch import MANIFEST_NAME, BatchRunner
+from engine.errors import OutputError
 from tests.conftest import write_tone
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,11 +159,13 @@ def test_existing_foreign_output_needs_overwrite(tmp_path, make_preset):
 
 
 def test_output_onto_input_is_refused(tmp_path, make_preset):
+    """Refused for the whole batch, before anything runs: the command itself needs changing."""
     write_tone(tmp_path / "a.wav", 0.3)
     before = (tmp_path / "a.wav").read_bytes()
-    report = BatchRunner(make_preset(), Settings(), tmp_path, overwrite=True).run([tmp_path / "a.wav"])
-    assert report.failures and "overwrite the input" in report.failures[0].error
+    with pytest.raises(OutputError, match="would overwrite the input"):
+        BatchRunner(make_preset(), Settings(), tmp_path, overwrite=True).run([tmp_path / "a.wav"])
     assert (tmp_path / "a.wav").read_bytes() == before
+    assert not (tmp_path / MANIFEST_NAME).exists()
 
 
 def test_cancel_leaves_no_partial_outputs(tmp_path, make_preset):
