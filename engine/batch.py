@@ -7,6 +7,7 @@ re-run must pick up where the last one stopped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -14,12 +15,12 @@ import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine.errors import Cancelled, InputError, OutputError, RoomtoneError, printable
+from engine.errors import Cancelled, InputError, OutputError, RoomtoneError, describe_os_error, printable
 from engine.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from engine.render import STEM_NAMES
 from engine.restyle import SceneSource, restyle_file
@@ -258,7 +259,17 @@ class BatchRunner:
     # ------------------------------------------------------------ running
     def run(self, inputs: list[str | Path] | Plan) -> BatchReport:
         plan = inputs if isinstance(inputs, Plan) else self.plan(inputs)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with self._output_folder():
+            return self._run_plan(plan)
+
+    @contextlib.contextmanager
+    def _output_folder(self) -> Iterator[None]:
+        """Created for this run."""
+        with _output_errors("cannot create the output folder", "choose another output folder"):
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        yield
+
+    def _run_plan(self, plan: Plan) -> BatchReport:
         manifest = self._load_manifest()
         result = BatchReport(notes=list(plan.notes))
         total = len(plan.jobs)
@@ -305,33 +316,37 @@ class BatchRunner:
         key = outputs["mix"]
         entry = manifest["files"].get(key)
         base = index / max(total, 1)
-        if self._complete(job, entry):
-            self._emit("file-skipped", self._overall(index, 1.0, total), index=index, total=total, path=src,
-                       message=f"{printable(src)}: already rendered, skipped")
-            return FileResult(src, outputs, "skipped")
-        ours = entry is not None and entry.get("source") == src
-        existing = [p for p in job.outputs.values() if p.exists()]
-        if existing and not (self.overwrite or ours):
-            reason = f"output {printable(existing[0])} already exists; use --overwrite to replace it"
-            self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src,
-                       message=f"{printable(src)}: {reason}")
-            return FileResult(src, outputs, "failed", reason)
-        self._emit("file-start", base, index=index, total=total, path=src)
-        _remove_stale_partials(job)
-        self._record(manifest, key, self._entry(job, "running"))
-
-        def on_fraction(f: float) -> None:
-            self._emit("file-progress", self._overall(index, f, total), file_fraction=f, index=index, total=total,
-                       path=src)
-
         try:
+            if self._complete(job, entry):
+                self._emit("file-skipped", self._overall(index, 1.0, total), index=index, total=total, path=src,
+                           message=f"{printable(src)}: already rendered, skipped")
+                return FileResult(src, outputs, "skipped")
+            ours = entry is not None and entry.get("source") == src
+            existing = [p for p in job.outputs.values() if p.exists()]
+            if existing and not (self.overwrite or ours):
+                reason = f"output {printable(existing[0])} already exists; use --overwrite to replace it"
+                self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src,
+                           message=f"{printable(src)}: {reason}")
+                return FileResult(src, outputs, "failed", reason)
+            self._emit("file-start", base, index=index, total=total, path=src)
+            _remove_stale_partials(job)
+            self._record(manifest, key, self._entry(job, "running"))
+
+            def on_fraction(f: float) -> None:
+                self._emit("file-progress", self._overall(index, f, total), file_fraction=f, index=index,
+                           total=total, path=src)
+
             restyle_file(job.source, job.outputs, self.preset, self.settings, on_fraction, self.cancel, batcher)
+        except OutputError:  # the manifest cannot be kept: no file after this one could be resumed
+            raise
         except Cancelled:
             self._record(manifest, key, self._entry(job, "cancelled"))
             return FileResult(src, outputs, "cancelled")
         except RoomtoneError as exc:
             return self._failed(manifest, job, index, total, exc.reason if isinstance(exc, InputError) else str(exc))
-        except (OSError, MemoryError, ValueError, RuntimeError) as exc:
+        except OSError as exc:
+            return self._failed(manifest, job, index, total, describe_os_error(exc))
+        except (MemoryError, ValueError, RuntimeError) as exc:
             return self._failed(manifest, job, index, total, f"{type(exc).__name__}: {exc}")
         self._record(manifest, key, self._entry(job, "done"))
         self._emit("file-done", self._overall(index, 1.0, total), file_fraction=1.0, index=index, total=total, path=src)
@@ -371,12 +386,14 @@ class BatchRunner:
 
     # ------------------------------------------------------------ manifest
     def _load_manifest(self) -> dict:
-        try:
-            data = json.loads(self.manifest_path.read_text())
-            if data.get("version") == MANIFEST_VERSION and isinstance(data.get("files"), dict):
-                return data
-        except (OSError, ValueError, AttributeError):
-            pass
+        """The manifest, or a fresh one where there is none (or none of ours); unreadable is an OutputError."""
+        with _output_errors("cannot read the manifest"):
+            try:
+                data = json.loads(self.manifest_path.read_text())
+            except (FileNotFoundError, NotADirectoryError, ValueError):  # none there, or not JSON we wrote
+                data = None
+        if isinstance(data, dict) and data.get("version") == MANIFEST_VERSION and isinstance(data.get("files"), dict):
+            return data
         return {"version": MANIFEST_VERSION, "files": {}}
 
     def _overall(self, index: int, file_fraction: float, total: int) -> float:
@@ -394,17 +411,19 @@ class BatchRunner:
 
     def _save_manifest(self, manifest: dict) -> None:
         """Atomic: a kill mid-write leaves the previous manifest, never a torn one."""
-        fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", dir=self.out_dir)
-        try:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide the manifest from colleagues
-            with os.fdopen(fd, "w") as f:
-                json.dump(manifest, f, indent=2)
-            os.replace(tmp, self.manifest_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with _output_errors("cannot write the manifest"):
+            fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", dir=self.out_dir)
+            try:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide the manifest from colleagues
+                with os.fdopen(fd, "w") as f:
+                    json.dump(manifest, f, indent=2)
+                os.replace(tmp, self.manifest_path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
 
     def _emit(self, kind: str, fraction: float, **kw: object) -> None:
         with self._lock:  # one event at a time, whichever file thread sends it
@@ -431,6 +450,18 @@ def file_id(path: Path) -> tuple[int, int] | None:
     except (OSError, ValueError):
         return None
     return st.st_dev, st.st_ino
+
+
+@contextlib.contextmanager
+def _output_errors(
+    what: str, hint: str = "check that the output folder is there, writable and has free space, then run again"
+) -> Iterator[None]:
+    """An OS refusal in output-folder or manifest handling becomes one OutputError line: what failed, where,
+    why and what to do."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"{what}: {describe_os_error(exc)}; {hint}") from None
 
 
 def _strs(outputs: dict[str, Path]) -> dict[str, str]:

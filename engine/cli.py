@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from engine import Cancelled, CancelToken, ProgressEvent, RoomtoneError, Settings
-from engine.errors import printable
+from engine.errors import OutputError, describe_os_error, printable
 from engine.settings import BACKENDS, DEVICES, ENGINES, PRECISIONS
 
 
@@ -165,7 +165,10 @@ def cmd_preview(args: argparse.Namespace) -> Exit:
     preset = _library(args).get(args.preset)
     info = probe(args.input)
     dry, stems, rate = preview(Path(args.input), preset, _settings(args), args.start, args.duration)
-    write_audio(args.out, stems.mix, rate, like=info)
+    try:
+        write_audio(args.out, stems.mix, rate, like=info)
+    except OSError as exc:
+        raise OutputError(f"cannot write {printable(args.out)} ({exc.strerror or exc})") from None
     print(f"wrote a {len(dry) / rate:.1f} s preview to {printable(args.out)}")
     return Exit.OK
 
@@ -403,6 +406,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {printable(exc)}", file=sys.stderr)
         return Exit.CANCELLED if isinstance(exc, Cancelled) else Exit.FAILED
+    except OSError as exc:  # a file system refusal no command turned into a RoomtoneError
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return Exit.FAILED
     except ValueError as exc:  # settings validation names the option and value
         if getattr(args, "debug", False):
             raise

@@ -46,3 +46,9 @@ def printable(text: object) -> str:
         else:
             out.append(repr(c)[1:-1])
     return "".join(out)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """'PATH: reason' for a file system refusal, in the words of the OS, the path shown escaped."""
+    reason = exc.strerror or str(exc)
+    return f"{printable(exc.filename)}: {reason}" if exc.filename is not None else reason
