@@ -8,6 +8,7 @@ re-run must pick up where the last one stopped.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import math
 import os
@@ -29,6 +30,7 @@ from engine.settings import Settings
 AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".bwf", ".rf64", ".aif", ".aiff", ".aifc", ".flac"})
 MANIFEST_NAME = "roomtone-manifest.json"
 MANIFEST_VERSION = 1
+LOCK_NAME = ".roomtone-lock"  # hidden, so no discovery or DAW takes it for a take
 # Bounds on one discovery, so a runaway tree (a link to /, a generated maze) ends in one line, not a hang.
 MAX_WALK_DEPTH = 64  # folder levels below an input folder; dialogue trees are a handful deep
 MAX_WALK_ENTRIES = 1_000_000  # names looked at in all input folders together
@@ -195,6 +197,51 @@ def check_outputs_spare_inputs(
             raise OutputError(f"output {printable(out)} would overwrite the input {printable(sources[key])}; {remedy}")
 
 
+class OutputLock:
+    """One run at a time per output folder: `LOCK_NAME` there holds the owner's pid and is flock'ed
+    while the run lasts. The kernel drops a flock when its holder dies, however it dies, so a killed
+    run's lock file is taken over; a live holder makes a second run refuse with one line."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self._fd: int | None = None
+
+    def __enter__(self) -> "OutputLock":
+        with _output_errors("cannot lock the output folder"):
+            while self._fd is None:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    self._fd = self._take(fd)
+                except BaseException:
+                    os.close(fd)
+                    raise
+        return self
+
+    def _take(self, fd: int) -> int | None:
+        """fd once it holds the lock, None to retry: the file was removed by its last owner meanwhile."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            raise OutputError(f"output folder {printable(self.folder)} is in use by another roomtone run "
+                              f"(pid {owner}); wait for it to finish or choose another output folder") from None
+        st = os.fstat(fd)
+        if file_id(self.path) != (st.st_dev, st.st_ino):
+            os.close(fd)
+            return None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return fd
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):  # a lock file left behind is only taken over next time
+                self.path.unlink()
+            os.close(self._fd)  # after the unlink: a run that opened the old file sees so and retries
+            self._fd = None
+
+
 class BatchRunner:
     """Plans and runs one batch: one preset, one settings, one output folder."""
 
@@ -264,10 +311,14 @@ class BatchRunner:
 
     @contextlib.contextmanager
     def _output_folder(self) -> Iterator[None]:
-        """Created for this run."""
+        """Created and locked for this run, cleared of the manifest temporaries a killed run left."""
         with _output_errors("cannot create the output folder", "choose another output folder"):
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        yield
+        with OutputLock(self.out_dir):
+            with _output_errors("cannot remove a killed run's temporary manifest"):
+                for stale in self.out_dir.glob(f".{MANIFEST_NAME}.*"):
+                    stale.unlink(missing_ok=True)
+            yield
 
     def _run_plan(self, plan: Plan) -> BatchReport:
         manifest = self._load_manifest()
