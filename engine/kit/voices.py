@@ -82,3 +82,15 @@ def utterance(talker: Talker, rng: np.random.Generator, sample_rate_hz: int = 48
         # Played faster: resample from rate*scale down to rate, so formants move up by `scale`.
         x = soxr.resample(x, sample_rate_hz * talker.formant_scale, sample_rate_hz).astype(np.float32)
     return x
+
+
+def talker_lines(rng: np.random.Generator, split: str, lines: int, sample_rate_hz: int = 48000) -> tuple[Talker, list[np.ndarray]]:
+    """A random talker and ``lines`` of its speech; a voice espeak-ng lists but cannot load
+    (a few language entries fail with "voice does not exist") is replaced by another draw."""
+    for _ in range(10):
+        who = random_talker(rng, split)
+        try:
+            return who, [utterance(who, rng, sample_rate_hz) for _ in range(lines)]
+        except RoomtoneError:
+            continue
+    raise RoomtoneError("espeak-ng failed for ten voices in a row; check the espeak-ng installation")

@@ -69,17 +69,24 @@ def render_scene_corpus(out: str | Path, config: SceneCorpusConfig, workers: int
     todo = [i for i in range(config.rooms) if not (out / f"room-{i:06d}.npz").exists()]
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     t0 = time.time()
+    jobs = [(out, config, i) for i in todo]
     if workers <= 1:
-        for n, i in enumerate(todo):
-            render_room_shard(out, config, i)
-            log(f"room {n + 1}/{len(todo)} ({time.time() - t0:.0f} s)")
+        results = map(_render_star, jobs)
     else:
         import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(workers, initializer=_single_thread) as pool:
-            for n, _ in enumerate(pool.imap_unordered(_render_star, [(out, config, i) for i in todo])):
-                if (n + 1) % 10 == 0 or n + 1 == len(todo):
-                    log(f"room {n + 1}/{len(todo)} ({time.time() - t0:.0f} s)")
+        pool = mp.get_context("fork").Pool(workers, initializer=_single_thread)
+        results = pool.imap_unordered(_render_star, jobs)
+    try:
+        for n, problem in enumerate(results):
+            if problem:
+                log(problem)
+            if (n + 1) % 10 == 0 or n + 1 == len(todo):
+                log(f"room {n + 1}/{len(todo)} ({time.time() - t0:.0f} s)")
+    finally:
+        if workers > 1:
+            pool.close()
+            pool.join()
     return out
 
 
@@ -88,9 +95,15 @@ def _single_thread() -> None:
         os.environ[var] = "1"
 
 
-def _render_star(args) -> int:
-    render_room_shard(*args)
-    return args[2]
+def _render_star(args) -> str | None:
+    """One room in a worker; a room that cannot be simulated is reported, not fatal to the corpus."""
+    from engine.errors import RoomtoneError
+
+    try:
+        render_room_shard(*args)
+    except (RoomtoneError, ValueError) as exc:
+        return f"room {args[2]} skipped: {exc}"
+    return None
 
 
 def room_seed(config: SceneCorpusConfig, index: int) -> np.random.SeedSequence:
@@ -175,13 +188,10 @@ class TalkerPool:
     """
 
     def __init__(self, rng: np.random.Generator, split: str, sample_rate_hz: int, talkers: int = 3, lines: int = 6) -> None:
-        from engine.kit.voices import random_talker, utterance
+        from engine.kit.voices import talker_lines
 
         self.split = split
-        self.lines = []
-        for _ in range(talkers):
-            who = random_talker(rng, split)
-            self.lines.append([utterance(who, rng, sample_rate_hz) for _ in range(lines)])
+        self.lines = [talker_lines(rng, split, lines, sample_rate_hz)[1] for _ in range(talkers)]
 
 
 def reference_speech(seconds: float, sample_rate_hz: int, rng: np.random.Generator, pool: TalkerPool) -> np.ndarray:
