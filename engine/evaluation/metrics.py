@@ -6,6 +6,15 @@ of an output are estimated by deconvolution against the known dry input
 bias therefore cancels in the comparison and no system is favoured because it happens to expose
 stems (the diffusion engine will not). The ambience of an output is ``output - input * h_est``:
 whatever the dry input cannot linearly explain.
+
+The speech itself is compared with the truth recording directly, three ways that each leave one
+thing out on purpose: the gain-invariant log-mel distance ignores broadband level; the speech
+long-term spectrum error (third octaves over the dry line's active frames, measured at 48 kHz so
+the 10-20 kHz bands an EQ can ruin are seen) ignores level and time structure, leaving colour;
+the STOI gap compares how clear the output is against the dry line with how clear the truth is
+(> 0: too dry, < 0: too washed), so a system is not rewarded for clarity the scene does not have.
+Outputs and the truth are sample-aligned with the dry input (kit RIRs put the direct sound at
+sample 40, systems keep the input's timing), so no time alignment is searched for.
 """
 
 from __future__ import annotations
@@ -35,21 +44,32 @@ class MetricSpec:
     key: str
     label: str
     higher_is_better: bool
+    best_at_zero: bool = False  # signed metrics (the STOI gap): neither direction is better
 
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("logmel_db", "log-mel dist. (dB)", False),
+    MetricSpec("logmel_gain_inv_db", "log-mel dist. gain-inv. (dB)", False),
+    MetricSpec("speech_lts_err_db", "speech LTS err. (dB)", False),
     MetricSpec("rt60_err_pct", "RT60 err. (%)", False),
     MetricSpec("drr_err_db", "DRR err. (dB)", False),
     MetricSpec("amb_spectrum_db", "amb. spectrum dist. (dB)", False),
     MetricSpec("amb_level_err_db", "amb. level err. (dB)", False),
     MetricSpec("texture_dist", "texture dist.", False),
     MetricSpec("stoi", "STOI", True),
+    MetricSpec("stoi_gap", "STOI gap vs dry (out - truth)", False, best_at_zero=True),
+    MetricSpec("stoi_gap_abs", "abs. STOI gap", False),
     MetricSpec("speaker_sim", "speaker sim.", True),
     MetricSpec("dnsmos_ovrl", "DNSMOS OVRL", True),
     MetricSpec("retrieval_acc", "scene retrieval acc.", True),
 )
-PERCEPTUAL_KEYS = {"stoi": "stoi", "speaker_sim": "speaker_similarity", "dnsmos_ovrl": "dnsmos_ovrl"}
+PERCEPTUAL_KEYS = {
+    "stoi": "stoi",
+    "stoi_gap": "stoi",
+    "stoi_gap_abs": "stoi",
+    "speaker_sim": "speaker_similarity",
+    "dnsmos_ovrl": "dnsmos_ovrl",
+}
 
 
 @dataclass
@@ -83,7 +103,11 @@ class CaseTruth:
     active: np.ndarray  # speech activity of the dry input at ANALYSIS_RATE_HZ
     log_mel_db: np.ndarray
     measures: SceneMeasures
+    active_native: np.ndarray  # speech activity of the dry input at the case's own rate
+    speech_spectrum_db: np.ndarray  # truth's speech long-term spectrum, see spectral.speech_spectrum_db
     truth_16k: np.ndarray
+    dry_16k: np.ndarray
+    truth_stoi_vs_dry: float  # STOI of the truth with the dry line as reference; NaN without pystoi
     input_embedding: np.ndarray | None
     kit_rt60_band_s: np.ndarray  # the RIR's own truth, for the estimator check
     kit_drr_db: float
@@ -102,15 +126,22 @@ def prepare_truth(case: EvalCase, available: dict[str, str]) -> CaseTruth:
     dry = _analysis_mono(case.dry, sr)
     active = speech_activity(dry, ANALYSIS_RATE_HZ)
     truth = _analysis_mono(case.truth.mix, sr)
+    active_native = speech_activity(_native_mono(case.dry), sr)
+    truth_16k = perceptual.to_perceptual_rate(case.truth.mix, sr)
+    dry_16k = perceptual.to_perceptual_rate(case.dry, sr)
     embedding = None
     if not available.get("speaker_similarity"):
-        embedding = perceptual.speaker_embedding(perceptual.to_perceptual_rate(case.dry, sr))
+        embedding = perceptual.speaker_embedding(dry_16k)
     return CaseTruth(
         dry=dry,
         active=active,
         log_mel_db=spectral.log_mel_db(truth, ANALYSIS_RATE_HZ),
         measures=scene_measures(dry, truth, active),
-        truth_16k=perceptual.to_perceptual_rate(case.truth.mix, sr),
+        active_native=active_native,
+        speech_spectrum_db=spectral.speech_spectrum_db(_native_mono(case.truth.mix), sr, active_native),
+        truth_16k=truth_16k,
+        dry_16k=dry_16k,
+        truth_stoi_vs_dry=float("nan") if available.get("stoi") else perceptual.stoi(dry_16k, truth_16k),
         input_embedding=embedding,
         kit_rt60_band_s=np.asarray(case.truth.rt60_band_s, dtype=np.float64),
         kit_drr_db=float(case.truth.drr_db),
@@ -140,8 +171,12 @@ def measure_output(case: EvalCase, truth: CaseTruth, audio: np.ndarray, availabl
     out = _analysis_mono(audio, sr)
     m = scene_measures(truth.dry, out, truth.active)
     t = truth.measures
+    out_log_mel_db = spectral.log_mel_db(out, ANALYSIS_RATE_HZ)
+    out_spectrum_db = spectral.speech_spectrum_db(_native_mono(audio), sr, truth.active_native)
     values: dict[str, float] = {
-        "logmel_db": spectral.log_mel_distance_db(spectral.log_mel_db(out, ANALYSIS_RATE_HZ), truth.log_mel_db),
+        "logmel_db": spectral.log_mel_distance_db(out_log_mel_db, truth.log_mel_db),
+        "logmel_gain_inv_db": spectral.log_mel_distance_gain_invariant_db(out_log_mel_db, truth.log_mel_db),
+        "speech_lts_err_db": spectral.speech_spectrum_error_db(out_spectrum_db, truth.speech_spectrum_db),
         "rt60_err_pct": rt60_error_pct(m.rt60_band_s, t.rt60_band_s),
         "drr_err_db": abs(float(np.clip(m.drr_db, *DRR_RANGE_DB)) - float(np.clip(t.drr_db, *DRR_RANGE_DB))),
         "amb_spectrum_db": spectral.spectrum_shape_distance_db(m.ambience_levels_db, t.ambience_levels_db),
@@ -151,6 +186,8 @@ def measure_output(case: EvalCase, truth: CaseTruth, audio: np.ndarray, availabl
     out_16k = perceptual.to_perceptual_rate(audio, sr)
     if not available.get("stoi"):
         values["stoi"] = perceptual.stoi(truth.truth_16k, out_16k)
+        gap = stoi_gap(perceptual.stoi(truth.dry_16k, out_16k), truth.truth_stoi_vs_dry)
+        values["stoi_gap"], values["stoi_gap_abs"] = gap, abs(gap)
     if not available.get("speaker_similarity") and truth.input_embedding is not None:
         values["speaker_sim"] = perceptual.cosine(truth.input_embedding, perceptual.speaker_embedding(out_16k))
     if not available.get("dnsmos_ovrl"):
@@ -166,6 +203,21 @@ def rt60_error_pct(estimate_s: np.ndarray, truth_s: np.ndarray) -> float:
     if not np.any(ok):
         return float("nan")
     return float(100.0 * np.mean(np.abs(est[ok] - ref[ok]) / ref[ok]))
+
+
+def stoi_gap(output_stoi_vs_dry: float, truth_stoi_vs_dry: float) -> float:
+    """STOI of the output minus STOI of the truth, both against the dry line.
+
+    > 0: the output is clearer than the scene really is (too dry, too close); < 0: more washed
+    out (too much reverberation or ambience). 0 is right, whatever the scene's own clarity.
+    """
+    return float(output_stoi_vs_dry - truth_stoi_vs_dry)
+
+
+def _native_mono(x: np.ndarray) -> np.ndarray:
+    """First channel as float64 at the signal's own rate (like ``_analysis_mono``, not resampled)."""
+    a = np.asarray(x, dtype=np.float64)
+    return a[:, 0] if a.ndim == 2 else a
 
 
 def _analysis_mono(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:

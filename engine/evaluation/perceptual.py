@@ -71,12 +71,17 @@ def to_perceptual_rate(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     return np.ascontiguousarray(a[:, 0])
 
 
-def stoi(truth_16k: np.ndarray, output_16k: np.ndarray) -> float:
-    """Short-Time Objective Intelligibility (Taal et al. 2011) of the output against the truth."""
+def stoi(clean_16k: np.ndarray, output_16k: np.ndarray) -> float:
+    """Short-Time Objective Intelligibility (Taal et al. 2011) of the output against ``clean_16k``.
+
+    The reference is the truth mix for the STOI metric and the dry line for the STOI gap. Both
+    signals are at ``PERCEPTUAL_RATE_HZ`` (pystoi resamples to its 10 kHz internally) and already
+    sample-aligned, so they are only cut to a common length.
+    """
     from pystoi import stoi as _stoi
 
-    n = min(truth_16k.size, output_16k.size)
-    return float(_stoi(truth_16k[:n].astype(np.float64), output_16k[:n].astype(np.float64), PERCEPTUAL_RATE_HZ))
+    n = min(clean_16k.size, output_16k.size)
+    return float(_stoi(clean_16k[:n].astype(np.float64), output_16k[:n].astype(np.float64), PERCEPTUAL_RATE_HZ))
 
 
 def speaker_embedding(x_16k: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.evaluation.cases import EVAL_SEED_BASE
-from engine.evaluation.metrics import METRICS, RT60_BANDS_HZ
+from engine.evaluation.metrics import METRICS, RT60_BANDS_HZ, MetricSpec
 from engine.evaluation.runner import EvalResult
 from engine.evaluation.stats import Interval
 
@@ -45,14 +45,15 @@ def render_markdown(result: EvalResult, command: str, plots: list[str]) -> str:
     cfg = result.config
     keys = metric_keys(result)
     labels = {m.key: m.label for m in METRICS}
-    better = {m.key: ("↑" if m.higher_is_better else "↓") for m in METRICS}
+    better = {m.key: _direction(m) for m in METRICS}
     lines = [
         "# Roomtone evaluation",
         "",
         f"Command: `{command}`  ",
         f"Mode: {'quick' if cfg.quick else 'full'}; {cfg.n_cases} cases; input {cfg.input_s:g} s, reference "
         f"{cfg.reference_s:g} s at {cfg.sample_rate_hz} Hz; wall time {result.seconds:.0f} s.  ",
-        "Values: mean over cases [95 % percentile-bootstrap CI]; ↓ lower is better, ↑ higher is better.",
+        "Values: mean over cases [95 % percentile-bootstrap CI]; ↓ lower is better, ↑ higher is better, "
+        "→0 best at zero (signed).",
         "",
         "## Summary",
         "",
@@ -113,7 +114,17 @@ def render_markdown(result: EvalResult, command: str, plots: list[str]) -> str:
         "difference of mean-removed third-octave long-term spectra (63 Hz-10 kHz).",
         "- **Texture**: McDermott & Simoncelli-style statistics of the ambience estimate (16 ERB bands, "
         "envelope mean/CV/skewness/kurtosis and octave modulation power), see `engine.evaluation.texture`.",
-        "- **STOI** (pystoi) against the truth mix; **speaker similarity**: resemblyzer cosine between the "
+        "- **Speech vs the truth mix**: log-mel distance = mean |difference| of 64-band log-mel "
+        "spectrograms (50 Hz-11 kHz, both floored 80 dB below the truth's peak); gain-inv. = the same "
+        "after removing the mean log-mel difference (each floored 80 dB below its own peak), so a pure "
+        "level offset scores 0; speech LTS err. = RMS over the third octaves to 20 kHz of "
+        "`THIRD_OCTAVE_BANDS_HZ` (measured at 48 kHz with `engine.scene.bands`; the 40 and 63 Hz bands "
+        "hold no FFT bin and are skipped) of the long-term spectra over the dry line's active frames, after "
+        "removing their mean difference, on bands below both signals' Nyquist where the truth is within "
+        "60 dB of its loudest band (colour, not level).",
+        "- **STOI** (pystoi) against the truth mix; **STOI gap** = STOI(output vs dry line) - STOI(truth "
+        "vs dry line): > 0 too dry, < 0 too washed, target 0 (abs. STOI gap is its per-case magnitude); "
+        "**speaker similarity**: resemblyzer cosine between the "
         "dry input and the output; **DNSMOS**: speechmos P.835 OVRL over the first 9.01 s.",
         "- **Scene retrieval**: an output is a hit when, among all cases' truths, its own is nearest by "
         "the descriptor distance of `engine.evaluation.retrieval` (z-scored log RT60, DRR, ambience level "
@@ -226,6 +237,13 @@ def _write_csv(result: EvalResult, path: Path) -> None:
         for s in result.systems:
             for case, row in zip(result.cases, s.per_case):
                 w.writerow([s.name, case["case"], *(row.get(k, "") for k in keys)])
+
+
+def _direction(spec: MetricSpec) -> str:
+    """Arrow for a metric's column: which way is better, or "→0" for a signed metric."""
+    if spec.best_at_zero:
+        return "→0"
+    return "↑" if spec.higher_is_better else "↓"
 
 
 def _cell(iv: Interval) -> str:

@@ -1,7 +1,10 @@
-"""Spectral comparisons: log-mel distance to the truth and long-term ambience spectra.
+"""Spectral comparisons: log-mel distances to the truth and long-term (speech, ambience) spectra.
 
 Log-mel rather than linear STFT distance because it weighs errors roughly as loudness perception
 does and ignores phase, which no restyling system can be expected to reproduce sample-exactly.
+The plain log-mel distance also counts a broadband level offset (a system that is right in every
+respect but 3 dB quiet scores ~3 dB); its gain-invariant variant and the level-aligned speech
+long-term spectrum separate "wrong colour" from "wrong level" (which the plain one still shows).
 """
 
 from __future__ import annotations
@@ -11,12 +14,18 @@ import functools
 import numpy as np
 from scipy import signal
 
+from engine.audio import resample
+from engine.scene.bands import band_edges_hz, band_matrix, band_power, stft_params
+from engine.scene.profile import THIRD_OCTAVE_BANDS_HZ
+
 MEL_BANDS = 64
 MEL_RANGE_HZ = (50.0, 11000.0)
 DYNAMIC_RANGE_DB = 80.0  # both spectrograms are floored this far below the truth's peak
 THIRD_OCTAVE_CENTRES_HZ: tuple[float, ...] = tuple(
     float(1000.0 * 2.0 ** (k / 3.0)) for k in range(-12, 11)
-)  # 63 Hz .. 10 kHz
+)  # 63 Hz .. 10 kHz, the ambience spectra (speech spectra use THIRD_OCTAVE_BANDS_HZ, to 20 kHz)
+SPECTRUM_RATE_HZ = 48000  # speech spectra are measured at this rate whatever the signal's (see below)
+SPECTRUM_RANGE_DB = 60.0  # a band more than this below the spectrum's loudest band "has no energy"
 
 
 def log_mel_db(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
@@ -35,6 +44,73 @@ def log_mel_distance_db(output_db: np.ndarray, truth_db: np.ndarray) -> float:
     a = np.maximum(output_db[:, :frames], floor)
     b = np.maximum(truth_db[:, :frames], floor)
     return float(np.mean(np.abs(a - b)))
+
+
+def log_mel_distance_gain_invariant_db(output_db: np.ndarray, truth_db: np.ndarray) -> float:
+    """``log_mel_distance_db`` after removing the best broadband gain (the mean log-mel difference).
+
+    Each spectrogram is floored ``DYNAMIC_RANGE_DB`` below its OWN peak (not the truth's), so a
+    pure gain moves the floor with the signal and ``x`` and ``2 x`` are exactly 0 dB apart; what
+    is left is colour and time structure (reverberation, ambience), not loudness. The mean
+    difference is the least-squares gain, not the one that minimises this mean absolute distance,
+    so where the level is already right (the oracle) the value can come out a little ABOVE the
+    plain distance (a quick run: 2.1 vs 1.9 dB on one case).
+    """
+    frames = min(output_db.shape[1], truth_db.shape[1])
+    a = output_db[:, :frames]
+    b = truth_db[:, :frames]
+    a = np.maximum(a, float(np.max(a)) - DYNAMIC_RANGE_DB)
+    b = np.maximum(b, float(np.max(b)) - DYNAMIC_RANGE_DB)
+    gain_db = float(np.mean(b - a))
+    return float(np.mean(np.abs(a + gain_db - b)))
+
+
+def speech_spectrum_db(x: np.ndarray, sample_rate_hz: int, active: np.ndarray | None = None) -> np.ndarray:
+    """Long-term level (dBFS) per ``THIRD_OCTAVE_BANDS_HZ`` band over the frames where ``active``.
+
+    ``active`` is a per-sample mask at ``sample_rate_hz`` (the dry line's speech activity), so the
+    spectrum is that of the speech as heard -- with the room and whatever ambience lies under it --
+    not of the gaps. Every signal is measured at ``SPECTRUM_RATE_HZ`` with the analysis' own
+    filterbank (``engine.scene.bands``): its STFT window follows the rate, and below ~400 Hz a
+    third octave holds only one or two bins, so measuring a 16 kHz and a 48 kHz copy of one sound
+    at their own rates would differ there by up to 3 dB. Bands whose upper edge is above the
+    signal's own Nyquist, or that hold no FFT bin, are NaN: unmeasured, never extrapolated.
+    """
+    mono = _mono(x)
+    if sample_rate_hz != SPECTRUM_RATE_HZ and mono.size:
+        mono = resample(mono[:, None], int(sample_rate_hz), SPECTRUM_RATE_HZ)[:, 0].astype(np.float64)
+    edges = band_edges_hz(THIRD_OCTAVE_BANDS_HZ, 1.0 / 3.0)
+    win, hop = stft_params(SPECTRUM_RATE_HZ)
+    power = band_power(mono, SPECTRUM_RATE_HZ, edges).astype(np.float64)
+    mask = np.asarray(active, dtype=bool) if active is not None else np.zeros(0, dtype=bool)
+    if mask.size and power.shape[0]:
+        at = np.round(np.arange(power.shape[0]) * hop * sample_rate_hz / SPECTRUM_RATE_HZ).astype(np.int64)
+        frames = mask[np.minimum(at, mask.size - 1)]  # frame k is centred at k * hop
+        if np.any(frames):
+            power = power[frames]
+    mean_power = power.mean(axis=0) if power.shape[0] else np.zeros(edges.shape[0])
+    nyquist_hz = 0.5 * min(sample_rate_hz, SPECTRUM_RATE_HZ)
+    measurable = (edges[:, 1] <= nyquist_hz) & (band_matrix(edges, win, SPECTRUM_RATE_HZ).sum(axis=0) > 0)
+    return np.where(measurable, 10.0 * np.log10(np.maximum(mean_power, 1e-20)), np.nan)
+
+
+def speech_spectrum_error_db(output_db: np.ndarray, truth_db: np.ndarray) -> float:
+    """Level-aligned RMS difference (dB) of two ``speech_spectrum_db`` spectra: colour, not level.
+
+    Only bands both spectra measured (so below the lower Nyquist of the two signals) and where the
+    truth has energy (within ``SPECTRUM_RANGE_DB`` of its loudest band): a band the truth lacks
+    says nothing about colour. The output is floored ``SPECTRUM_RANGE_DB`` below its own loudest
+    band, so a band it lacks counts as a large but bounded error. The mean difference is removed
+    by ``spectrum_shape_distance_db``, the same shape distance the ambience spectra use.
+    """
+    out = np.asarray(output_db, dtype=np.float64)
+    ref = np.asarray(truth_db, dtype=np.float64)
+    ok = np.isfinite(out) & np.isfinite(ref)
+    if not np.any(ok):
+        return float("nan")
+    ok &= ref >= np.max(ref[ok]) - SPECTRUM_RANGE_DB
+    out_floored = np.maximum(out[ok], np.max(out[ok]) - SPECTRUM_RANGE_DB)
+    return spectrum_shape_distance_db(out_floored, ref[ok])
 
 
 def third_octave_levels_db(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:

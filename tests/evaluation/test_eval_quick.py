@@ -55,3 +55,15 @@ def test_sanity_orderings(quick_run) -> None:
     assert oracle["rt60_err_pct"]["mean"] < dry["rt60_err_pct"]["mean"]
     assert match["rt60_err_pct"]["mean"] < dry["rt60_err_pct"]["mean"]
     assert match["amb_level_err_db"]["mean"] < dry["amb_level_err_db"]["mean"]
+    # The speech metrics: the oracle carries the truth's own reverberant speech, the dry input none.
+    assert oracle["speech_lts_err_db"]["mean"] < 1.0 < dry["speech_lts_err_db"]["mean"]
+    assert oracle["logmel_gain_inv_db"]["mean"] < dry["logmel_gain_inv_db"]["mean"]
+    assert abs(oracle["stoi_gap"]["mean"]) < 0.05 and oracle["stoi_gap_abs"]["mean"] < dry["stoi_gap_abs"]["mean"]
+    assert dry["stoi_gap"]["mean"] > 0.05  # every truth has a room or ambience: the dry line is too clear
+
+
+def test_report_names_the_speech_metrics(quick_run) -> None:
+    out, _, _ = quick_run
+    header = next(line for line in (out / "report.md").read_text().splitlines() if line.startswith("| system |"))
+    for label in ("log-mel dist. gain-inv. (dB) ↓", "speech LTS err. (dB) ↓", "STOI gap vs dry (out - truth) →0"):
+        assert label in header
