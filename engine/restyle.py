@@ -1,24 +1,39 @@
-"""Restyling one signal or one file: the engine choice, streaming, and sample-exact lengths.
+"""Restyling one signal or one file: the engine choice, streaming, lengths, tail and speech level.
 
-Both the batch runner and the GUI's preview call these, so the rule "output length equals input
-length, whatever the engine's latency" is enforced in exactly one place.
+Both the batch runner and the GUI's preview call these, so the rules "output length equals input
+length plus the asked-for tail, whatever the engine's latency" and "the restyled speech is as loud
+as the dry line" are enforced in exactly one place.
 """
 
 from __future__ import annotations
 
+import math
+import threading
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
 from engine.audio import AudioReader, AudioWriter, LoudnessMeter, integrated_loudness, probe
-from engine.errors import RoomtoneError
+from engine.audio.loudness import LOUDNESS_FLOOR_LUFS
+from engine.audio.pcm import FLOAT_SUBTYPES
+from engine.errors import InputError, RoomtoneError, printable
 from engine.progress import CancelToken
 from engine.render import STEM_NAMES, Renderer, SourceInfo, Stems
 from engine.scene.profile import SceneProfile
 from engine.settings import Settings
 
 BLOCK_FRAMES = 1 << 17  # ~2.7 s at 48 kHz: big enough for fast FFTs, small enough for bounded memory
+# The tail ends in a raised-cosine fade over its last half, at most this long: long enough not to be
+# heard as a cut, short enough to leave the room's own decay untouched before it.
+TAIL_FADE_MAX_S = 1.0
+# Speech level: engines whose speech path is one linear filter (dialogue + reverb stems) get their
+# loudness matched to the dry line's exactly, on the line itself (see SpeechLevel).
+LINEAR_SPEECH_ENGINES = frozenset({"match"})
+RESPONSE_MAX_S = 30.0  # longest speech-path impulse response read (longer than any scene's reverb)
+RESPONSE_QUIET = 1e-7  # a response block this far below its peak ends the reading (-140 dB)
+MAX_LEVEL_CORRECTION_DB = 24.0
 
 
 class SceneSource(Protocol):
@@ -36,9 +51,9 @@ def make_renderer(preset: SceneSource, settings: Settings, source: SourceInfo, b
 
         return MatchRenderer(preset.profile, preset.ambience, preset.ambience_rate_hz, settings, source)
     if settings.engine == "diffusion":
-        from engine.diffusion.engine import CHECKPOINT_ENV, DiffusionRenderer, available_checkpoint
+        from engine.diffusion.engine import CHECKPOINT_ENV, DiffusionRenderer
 
-        checkpoint = available_checkpoint()
+        checkpoint = _diffusion_checkpoint()
         if checkpoint is None:
             raise RoomtoneError(
                 f"the diffusion engine needs a trained checkpoint: none is shipped with this build and "
@@ -50,12 +65,132 @@ def make_renderer(preset: SceneSource, settings: Settings, source: SourceInfo, b
     )
 
 
-class _ExactLength:
-    """Drops the renderer's latency at the start and cuts at the input's length."""
+def check_engine(settings: Settings) -> None:
+    """Raise the error make_renderer would raise for every file, once, before any work starts."""
+    if settings.engine == "diffusion" and _diffusion_checkpoint() is None:
+        from engine.diffusion.engine import CHECKPOINT_ENV
 
-    def __init__(self, renderer: Renderer, frames: int) -> None:
+        raise RoomtoneError(
+            f"the diffusion engine needs a trained checkpoint: none is shipped with this build and "
+            f"${CHECKPOINT_ENV} is not set to one; use --engine match"
+        )
+
+
+def _diffusion_checkpoint():
+    from engine.diffusion.engine import available_checkpoint
+
+    return available_checkpoint()
+
+
+def tail_frames(settings: Settings, sample_rate_hz: int) -> int:
+    """Frames added after the input's last sample: round(tail_s * rate), exactly."""
+    return int(round(settings.tail_s * sample_rate_hz))
+
+
+# ---------------------------------------------------------------- speech level
+
+
+class SpeechLevel:
+    """Keeps the restyled speech (dialogue + reverb) exactly as loud as the dry line (BS.1770).
+
+    A scene's EQ and reverb change loudness by an amount that depends on the line's spectrum (an
+    espeak line, band-limited at 11 kHz, came out 3-5 LU louder than a full-band voice through the
+    same scene). So the speech path's impulse response is read once through the renderer protocol
+    (an impulse on every channel; the ambience stem is ignored), the dry line is convolved with it
+    while its loudness is measured, and the difference becomes one fixed gain on the dialogue and
+    reverb stems. Only for engines whose speech path is linear (LINEAR_SPEECH_ENGINES); others
+    keep their own level handling. One instance serves a whole batch: responses are cached per
+    (rate, channels), so a thousand lines at one rate pay for one reading.
+    """
+
+    def __init__(self, preset: SceneSource, settings: Settings) -> None:
+        self.preset = preset
+        self.settings = settings.with_(stems=False, tail_s=0.0)
+        self.enabled = settings.engine in LINEAR_SPEECH_ENGINES
+        self._responses: dict[tuple[int, int], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def response(self, sample_rate_hz: int, channels: int) -> np.ndarray:
+        """(taps, channels) float64: what the speech path does to an impulse on each channel."""
+        key = (int(sample_rate_hz), int(channels))
+        with self._lock:
+            if key not in self._responses:
+                self._responses[key] = self._read_response(*key)
+            return self._responses[key]
+
+    def _read_response(self, rate: int, channels: int) -> np.ndarray:
+        limit = int(RESPONSE_MAX_S * rate)
+        renderer = make_renderer(self.preset, self.settings, SourceInfo(rate, channels, limit, -23.0))
+        exact = _Shaper(renderer, limit, 0, rate)
+        impulse = np.zeros((min(BLOCK_FRAMES, limit), channels), np.float32)
+        impulse[0] = 1.0
+        parts: list[np.ndarray] = []
+        fed, peak = 0, 0.0
+
+        def keep(stems: Stems | None) -> None:
+            if stems is not None and len(stems):
+                parts.append(stems.dialogue.astype(np.float64) + stems.reverb)
+
+        while fed < limit:
+            block = impulse if fed == 0 else np.zeros((min(BLOCK_FRAMES, limit - fed), channels), np.float32)
+            keep(exact(renderer.process(block)))
+            fed += len(block)
+            if parts:
+                peak = max(peak, float(np.abs(parts[0]).max()))
+                got = sum(len(p) for p in parts)
+                if got >= rate and np.abs(parts[-1][-min(rate, len(parts[-1])):]).max() <= RESPONSE_QUIET * peak:
+                    break
+        exact.remaining = min(exact.remaining, fed - sum(len(p) for p in parts))
+        for stems in exact.drain(renderer):
+            keep(stems)
+        h = np.concatenate(parts) if parts else np.zeros((1, channels))
+        nz = np.flatnonzero(np.any(np.abs(h) > RESPONSE_QUIET * max(peak, 1e-30), axis=1))
+        return h[: (nz[-1] + 1 if nz.size else 1)]
+
+    def meter(self, sample_rate_hz: int, channels: int) -> "_WetMeter | None":
+        """A meter to feed the dry blocks to (alongside the dry loudness), or None when not matched."""
+        if not self.enabled:
+            return None
+        return _WetMeter(self.response(sample_rate_hz, channels), sample_rate_hz, channels)
+
+
+class _WetMeter:
+    """Loudness of the dry line through the speech path, measured block by block."""
+
+    def __init__(self, response: np.ndarray, rate: int, channels: int) -> None:
+        from engine.match.convolver import BlockConvolver  # the tuned streaming FFT convolution
+
+        self._convolver = BlockConvolver([response], channels)
+        self._meter = LoudnessMeter(rate, channels)
+
+    def add(self, block: np.ndarray) -> None:
+        self._meter.add(self._convolver.process(block)[0])
+
+    def gain(self, dry_lufs: float) -> float:
+        """The fixed gain that brings the wet speech to the dry line's loudness (1 for silence)."""
+        self._meter.add(self._convolver.flush()[0])
+        wet_lufs = self._meter.integrated_lufs()
+        if not (math.isfinite(dry_lufs) and math.isfinite(wet_lufs)) or min(dry_lufs, wet_lufs) <= LOUDNESS_FLOOR_LUFS:
+            return 1.0
+        return float(10.0 ** (np.clip(dry_lufs - wet_lufs, -MAX_LEVEL_CORRECTION_DB, MAX_LEVEL_CORRECTION_DB) / 20.0))
+
+
+# ---------------------------------------------------------------- lengths, tail, level
+
+
+class _Shaper:
+    """Drops the renderer's latency at the start, cuts at the input's length plus the tail, fades
+    the tail's end, and applies the speech-level gain to the dialogue and reverb stems.
+
+    Every stem gets the same cut and fade, so the stems still sum to the mix."""
+
+    def __init__(self, renderer: Renderer, frames: int, tail: int, rate: int, speech_gain: float = 1.0) -> None:
         self.to_drop = renderer.latency_frames
-        self.remaining = frames
+        self.remaining = frames + tail
+        self.total = frames + tail
+        self.position = 0  # output frames passed on so far
+        self.fade = min(tail - tail // 2, int(round(TAIL_FADE_MAX_S * rate))) if tail > 0 else 0
+        self.speech_gain = np.float32(speech_gain)
 
     def __call__(self, stems: Stems) -> Stems | None:
         start = min(self.to_drop, len(stems))
@@ -64,7 +199,25 @@ class _ExactLength:
         self.remaining -= stop - start
         if stop <= start:
             return None
-        return Stems(*(getattr(stems, n)[start:stop] for n in STEM_NAMES))
+        parts = [getattr(stems, n)[start:stop] for n in STEM_NAMES]
+        if self.speech_gain != 1.0:
+            parts[0] = parts[0] * self.speech_gain
+            parts[1] = parts[1] * self.speech_gain
+        begin, self.position = self.position, self.position + (stop - start)
+        fade_from = self.total - self.fade
+        if self.fade and self.position > fade_from:
+            k = np.arange(max(begin, fade_from), self.position) - fade_from + 1
+            gain = (0.5 * (1.0 + np.cos(np.pi * k / self.fade))).astype(np.float32)[:, None]
+            first = max(begin, fade_from) - begin
+            parts = [np.concatenate([p[:first], p[first:] * gain]) for p in parts]
+        return Stems(*parts)
+
+    def silence(self, renderer: Renderer, tail: int, channels: int) -> Iterator[tuple[Stems | None, int]]:
+        """Feed `tail` frames of silence after the input, so reverb and ambience ring out; yields
+        (output, frames fed)."""
+        for i in range(0, tail, BLOCK_FRAMES):
+            n = min(BLOCK_FRAMES, tail - i)
+            yield self(renderer.process(np.zeros((n, channels), np.float32))), n
 
     def drain(self, renderer: Renderer) -> list[Stems | None]:
         """Pull what the renderer still owes after the last block."""
@@ -77,19 +230,97 @@ class _ExactLength:
         return parts
 
 
-def restyle(audio: np.ndarray, sample_rate_hz: int, preset: SceneSource, settings: Settings) -> Stems:
-    """Restyle an in-memory (frames, channels) signal; the result has exactly its length."""
+# ---------------------------------------------------------------- peaks
+
+
+@dataclass
+class Peak:
+    """The largest |sample| written to one output, and how many samples went past full scale."""
+
+    value: float = 0.0
+    over: int = 0
+
+    def add(self, block: np.ndarray) -> None:
+        if block.size:
+            a = np.abs(block)
+            self.value = max(self.value, float(a.max()))
+            self.over += int(np.count_nonzero(a > 1.0))
+
+    @property
+    def dbfs(self) -> float:
+        return 20.0 * math.log10(self.value) if self.value > 0 else -math.inf
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    """What one render wrote: frames per output (input + tail) and each output's peak."""
+
+    frames: int
+    tail_frames: int
+    peaks: dict[str, Peak]
+    float_samples: bool = False  # float files keep what goes past full scale; integer ones clip it
+
+    def clip_warning(self, outputs: dict[str, Path]) -> str | None:
+        """One line when an output went past full scale, else None."""
+        return clip_warning(outputs, self.peaks, self.float_samples)
+
+
+def clip_warning(outputs: dict[str, Path | str], peaks: dict[str, Peak], float_outputs: bool = False) -> str | None:
+    """'FILE: the mix peaks at +3.1 dBFS, 120 samples clipped; lower ...' for the worst output past 0 dBFS."""
+    over = {k: p for k, p in peaks.items() if p.over}
+    if not over:
+        return None
+    name = max(over, key=lambda k: over[k].value)
+    p = over[name]
+    what = "mix" if name == "mix" else f"{name} stem"
+    done = "go past full scale (kept in the float file)" if float_outputs else "were clipped"
+    return (f"{printable(outputs[name])}: the {what} peaks at {p.dbfs:+.1f} dBFS, {p.over} samples {done}; "
+            "lower the reverb (--wet-db) or the ambience trim (--trim-db), or the input's level")
+
+
+# ---------------------------------------------------------------- in memory
+
+
+def restyle(audio: np.ndarray, sample_rate_hz: int, preset: SceneSource, settings: Settings,
+            level: SpeechLevel | None = None) -> Stems:
+    """Restyle an in-memory (frames, channels) signal; the result has its length plus the tail."""
     if audio.ndim != 2 or len(audio) == 0:
         raise ValueError(f"audio must be a non-empty (frames, channels) array, got shape {audio.shape}")
     audio = audio.astype(np.float32, copy=False)
-    source = SourceInfo(sample_rate_hz, audio.shape[1], len(audio), integrated_loudness(audio, sample_rate_hz))
+    rate, channels = int(sample_rate_hz), audio.shape[1]
+    blocks = [audio[i : i + BLOCK_FRAMES] for i in range(0, len(audio), BLOCK_FRAMES)]
+    source, gain = _measure(blocks, rate, channels, len(audio), level or SpeechLevel(preset, settings))
     renderer = make_renderer(preset, settings, source)
-    exact = _ExactLength(renderer, len(audio))
-    parts = [exact(renderer.process(audio[i : i + BLOCK_FRAMES])) for i in range(0, len(audio), BLOCK_FRAMES)]
-    parts += exact.drain(renderer)
-    stems = Stems.concatenate([p for p in parts if p is not None], audio.shape[1])
-    assert len(stems) == len(audio)
+    tail = tail_frames(settings, rate)
+    shaper = _Shaper(renderer, len(audio), tail, rate, gain)
+    parts = [shaper(renderer.process(b)) for b in blocks]
+    parts += [stems for stems, _ in shaper.silence(renderer, tail, channels)]
+    parts += shaper.drain(renderer)
+    stems = Stems.concatenate([p for p in parts if p is not None], channels)
+    assert len(stems) == len(audio) + tail
     return stems
+
+
+def _measure(blocks: Iterable[np.ndarray], rate: int, channels: int, frames: int,
+             level: SpeechLevel, tick: Callable[[int], None] | None = None,
+             cancel: CancelToken | None = None) -> tuple[SourceInfo, float]:
+    """The first pass: the dry line's loudness and the speech-level gain."""
+    meter = LoudnessMeter(rate, channels)
+    wet = level.meter(rate, channels)
+    for block in blocks:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        meter.add(block)
+        if wet is not None:
+            wet.add(block)
+        if tick is not None:
+            tick(len(block))
+    dry_lufs = meter.integrated_lufs()
+    gain = wet.gain(dry_lufs) if wet is not None else 1.0
+    return SourceInfo(rate, channels, frames, dry_lufs), gain
+
+
+# ---------------------------------------------------------------- files
 
 
 def restyle_file(
@@ -100,16 +331,19 @@ def restyle_file(
     on_fraction: Callable[[float], None] | None = None,
     cancel: CancelToken | None = None,
     batcher=None,
-) -> None:
+    level: SpeechLevel | None = None,
+) -> RenderReport:
     """Two streaming passes (loudness, then render) with bounded memory; outputs appear atomically.
 
     `outputs` maps 'mix' and optionally stem names to paths. Every output is written to a
     temporary name and renamed only when all of them are complete; stems before the mix, so an
-    existing mix always means a complete set.
+    existing mix always means a complete set. Outputs start at the input's first sample (same BWF
+    time reference) and are `tail_frames` longer than the input.
     """
     info = probe(source_path)
     cancel = cancel or CancelToken()
-    total = 2 * info.frames
+    tail = tail_frames(settings, info.sample_rate_hz)
+    total = 2 * info.frames + tail
     done = 0
 
     def tick(n: int) -> None:
@@ -118,33 +352,37 @@ def restyle_file(
         if on_fraction is not None:
             on_fraction(min(done / total, 1.0))
 
-    meter = LoudnessMeter(info.sample_rate_hz, info.channels)
     with AudioReader(source_path, BLOCK_FRAMES) as reader:
-        for block in reader.blocks():
-            cancel.raise_if_cancelled()
-            meter.add(block)
-            tick(len(block))
-    source = SourceInfo(info.sample_rate_hz, info.channels, info.frames, meter.integrated_lufs())
+        source, gain = _measure(reader.blocks(), info.sample_rate_hz, info.channels, info.frames,
+                                level or SpeechLevel(preset, settings), tick, cancel)
     renderer = make_renderer(preset, settings, source, batcher)
-    exact = _ExactLength(renderer, info.frames)
+    shaper = _Shaper(renderer, info.frames, tail, info.sample_rate_hz, gain)
 
     order = [n for n in (*STEM_NAMES, "mix") if n in outputs]
-    writers = {name: AudioWriter(outputs[name], like=info) for name in order}
+    like = replace(info, frames=info.frames + tail)  # the writer sizes its header choice by it
+    writers = {name: AudioWriter(outputs[name], like=like) for name in order}
+    peaks = {name: Peak() for name in order}
     try:
 
         def emit(stems: Stems | None) -> None:
             if stems is None:
                 return
             for name, writer in writers.items():
-                writer.write(stems.mix if name == "mix" else getattr(stems, name))
+                block = stems.mix if name == "mix" else getattr(stems, name)
+                peaks[name].add(block)
+                writer.write(block)
 
         with AudioReader(source_path, BLOCK_FRAMES) as reader:
             for block in reader.blocks():
                 cancel.raise_if_cancelled()
-                emit(exact(renderer.process(block)))
+                emit(shaper(renderer.process(block)))
                 tick(len(block))
-        for tail in exact.drain(renderer):
-            emit(tail)
+        for stems, n in shaper.silence(renderer, tail, info.channels):
+            cancel.raise_if_cancelled()
+            emit(stems)
+            tick(n)
+        for stems in shaper.drain(renderer):
+            emit(stems)
         cancel.raise_if_cancelled()
     except BaseException:
         for writer in writers.values():
@@ -152,6 +390,7 @@ def restyle_file(
         raise
     for name in order:
         writers[name].close()
+    return RenderReport(info.frames + tail, tail, peaks, info.subtype in FLOAT_SUBTYPES)
 
 
 def preview(
@@ -161,13 +400,29 @@ def preview(
     start_s: float | None = None,
     duration_s: float = 10.0,
 ) -> tuple[np.ndarray, Stems, int]:
-    """A short excerpt (the middle by default) restyled in memory, for A/B before a long render."""
+    """A short excerpt (the middle by default) restyled in memory, for A/B before a long render.
+
+    An explicit start is honoured (the excerpt ends early at the end of the file); one at or past
+    the end is an InputError. The dry excerpt is padded with the tail's silence, so A and B are
+    the same length.
+    """
+    if not (math.isfinite(duration_s) and duration_s > 0):
+        raise ValueError(f"the preview duration must be more than 0 s, got {duration_s:g} s")
+    if start_s is not None and not (math.isfinite(start_s) and start_s >= 0):
+        raise ValueError(f"the preview start must be 0 s or later, got {start_s:g} s")
     info = probe(source_path)
     frames = min(info.frames, max(1, int(round(duration_s * info.sample_rate_hz))))
     if start_s is None:
         start = (info.frames - frames) // 2
     else:
-        start = min(max(0, int(round(start_s * info.sample_rate_hz))), info.frames - frames)
+        start = int(round(start_s * info.sample_rate_hz))
+        if start >= info.frames:
+            raise InputError(source_path, f"the preview start {start_s:g} s is at or past the end of the file "
+                                          f"({info.duration_s:.2f} s long); choose a start before "
+                                          f"{info.duration_s:.2f} s")
+        frames = min(frames, info.frames - start)
     with AudioReader(source_path) as reader:
         dry = reader.read(start, frames)
-    return dry, restyle(dry, info.sample_rate_hz, preset, settings), info.sample_rate_hz
+    stems = restyle(dry, info.sample_rate_hz, preset, settings)
+    dry = np.concatenate([dry, np.zeros((len(stems) - len(dry), dry.shape[1]), dry.dtype)])
+    return dry, stems, info.sample_rate_hz

@@ -10,6 +10,7 @@ ENGINES = ("match", "diffusion")
 BACKENDS = ("auto", "torch", "onnx", "tensorrt")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+MAX_TAIL_S = 60.0  # longer than any room rings; bounds the extra output an editor can ask for
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class Settings:
     eq_amount: float = 1.0  # 0 = no colouration, 1 = the scene's full EQ curve
     seed: int = 0  # same seed, same input, same preset -> identical output
     stems: bool = False  # also write dialogue / reverb / ambience stems that sum to the mix
+    # seconds of output after the input's last sample, where reverb and ambience ring out (faded at
+    # the end); 0 keeps the output exactly as long as the input
+    tail_s: float = 0.0
     # diffusion engine only
     steps: int = 25
     guidance: float = 4.5
@@ -35,6 +39,8 @@ class Settings:
             v = getattr(self, name)
             if not math.isfinite(v) or not -60.0 <= v <= 24.0:
                 raise ValueError(f"{name} must be between -60 and +24 dB, got {v}")
+        if not (math.isfinite(self.tail_s) and 0.0 <= self.tail_s <= MAX_TAIL_S):
+            raise ValueError(f"tail_s must be between 0 and {MAX_TAIL_S:g} seconds, got {self.tail_s}")
         if not 0.0 <= self.eq_amount <= 2.0:
             raise ValueError(f"eq_amount must be between 0 and 2, got {self.eq_amount}")
         if not 0 <= self.seed < 2**32:
