@@ -24,7 +24,7 @@ from pathlib import Path
 from engine.errors import Cancelled, InputError, OutputError, RoomtoneError, describe_os_error, printable
 from engine.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from engine.render import STEM_NAMES
-from engine.restyle import SceneSource, restyle_file
+from engine.restyle import SceneSource, SpeechLevel, check_engine, restyle_file
 from engine.settings import Settings
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".bwf", ".rf64", ".aif", ".aiff", ".aifc", ".flac"})
@@ -42,10 +42,16 @@ MAX_FILES_IN_FLIGHT = 32
 
 @dataclass(frozen=True)
 class Job:
-    """One input and the outputs it will produce ('mix' plus stems when asked for)."""
+    """One input and the outputs it will produce ('mix' plus stems when asked for).
+
+    `unwritten` holds the rest of the input's output set (the stems, when this run writes none):
+    files of those names are an earlier render's and no longer match the mix, so they are removed
+    (see BatchRunner._stale) rather than left beside it. Names another job writes, and inputs,
+    are never in it."""
 
     source: Path
     outputs: dict[str, Path]
+    unwritten: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,6 +67,7 @@ class FileResult:
     outputs: dict[str, str]
     status: str  # 'done' | 'skipped' | 'failed' | 'cancelled'
     error: str = ""
+    warning: str = ""  # e.g. the output clipped; the file is written all the same
 
 
 @dataclass
@@ -79,6 +86,20 @@ class BatchReport:
     @property
     def ok(self) -> bool:
         return not self.failures and not self.cancelled
+
+    def summary(self) -> str:
+        return summarise([self])
+
+
+def summarise(reports: Iterable[BatchReport]) -> str:
+    """'3 rendered, 0 skipped, 1 failed', or 'cancelled: 1 rendered, ..., 2 not rendered' for a
+    cancelled run: one wording for the CLI and the app."""
+    reports = list(reports)
+    n = {s: sum(r.count(s) for r in reports) for s in ("done", "skipped", "failed", "cancelled")}
+    counts = f"{n['done']} rendered, {n['skipped']} skipped, {n['failed']} failed"
+    if any(r.cancelled for r in reports):
+        return f"cancelled: {counts}, {n['cancelled']} not rendered"
+    return counts
 
 
 def output_name(source: Path, template: str, stem: str | None = None) -> str:
@@ -273,17 +294,23 @@ class BatchRunner:
         self.progress = progress
         self.cancel = cancel or CancelToken()
         self.manifest_path = self.out_dir / MANIFEST_NAME
+        self.level = SpeechLevel(preset, settings)  # speech-path responses, shared by the batch's files
+        self._fraction = 0.0  # the last overall fraction reported
 
     # ------------------------------------------------------------ planning
     def plan(self, inputs: list[str | Path]) -> Plan:
+        """Raises (before any render) what would fail every file: an engine that cannot start, a bad template."""
+        check_engine(self.settings)
         files, notes, errors = discover([Path(p) for p in inputs], self._not_inputs())
         plan = Plan(notes=notes, errors=list(errors))
         claimed: dict[Path, Path] = {}
+        planned: list[tuple[Path, dict[str, Path], dict[str, Path]]] = []
         for source, rel in files:
             names = {"mix": output_name(source, self.name_template)}
-            if self.settings.stems:
-                names.update({s: output_name(source, self.name_template, s) for s in STEM_NAMES})
-            outputs = {k: self.out_dir / rel.parent / v for k, v in names.items()}
+            names.update({s: output_name(source, self.name_template, s) for s in STEM_NAMES})
+            every = {k: self.out_dir / rel.parent / v for k, v in names.items()}
+            written = ("mix", *STEM_NAMES) if self.settings.stems else ("mix",)
+            outputs = {k: every[k] for k in written}
             clash = next((p for p in outputs.values() if p.resolve() in claimed), None)
             if clash is not None:
                 plan.errors.append((str(source), f"output {printable(clash)} is also planned for "
@@ -291,7 +318,12 @@ class BatchRunner:
                 continue
             for p in outputs.values():
                 claimed[p.resolve()] = source
-            plan.jobs.append(Job(source, outputs))
+            planned.append((source, outputs, every))
+        inputs_ids = {key for f, _ in files if (key := file_id(f)) is not None}
+        for source, outputs, every in planned:
+            unwritten = {k: p for k, p in every.items() if k not in outputs and p.resolve() not in claimed
+                         and file_id(p) not in inputs_ids}
+            plan.jobs.append(Job(source, outputs, unwritten))
         check_outputs_spare_inputs((p for job in plan.jobs for p in job.outputs.values()), (f for f, _ in files))
         return plan
 
@@ -336,7 +368,8 @@ class BatchRunner:
             result.results.append(file_result)
             if file_result.status == "cancelled":
                 result.cancelled = True
-        self._emit("done", 1.0, total=total, message=_summary(result))
+        # a cancelled run ends where it stopped, not at 100 %
+        self._emit("done", self._fraction if result.cancelled else 1.0, total=total, message=result.summary())
         return result
 
     def _run_one(self, index: int, total: int, job: Job, manifest: dict, batcher=None) -> FileResult:
@@ -374,20 +407,31 @@ class BatchRunner:
                 return FileResult(src, outputs, "skipped")
             ours = entry is not None and entry.get("source") == src
             existing = [p for p in job.outputs.values() if p.exists()]
+            reason = ""
             if existing and not (self.overwrite or ours):
                 reason = f"output {printable(existing[0])} already exists; use --overwrite to replace it"
+            stale = self._stale(job, entry if ours else None)
+            foreign = [p for p in stale if not p[1]]
+            if foreign and not self.overwrite and not reason:
+                reason = (f"{printable(foreign[0][0])} is a stem of an earlier render that this run does not write "
+                          f"and would no longer match the mix; use --stems to render it again or --overwrite to "
+                          f"remove it")
+            if reason:
                 self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src,
                            message=f"{printable(src)}: {reason}")
                 return FileResult(src, outputs, "failed", reason)
             self._emit("file-start", base, index=index, total=total, path=src)
             _remove_stale_partials(job)
+            for path, _ in stale:  # before the render: a new mix never sits beside the old stems
+                path.unlink(missing_ok=True)
             self._record(manifest, key, self._entry(job, "running"))
 
             def on_fraction(f: float) -> None:
                 self._emit("file-progress", self._overall(index, f, total), file_fraction=f, index=index,
                            total=total, path=src)
 
-            restyle_file(job.source, job.outputs, self.preset, self.settings, on_fraction, self.cancel, batcher)
+            report = restyle_file(job.source, job.outputs, self.preset, self.settings, on_fraction, self.cancel,
+                                  batcher, self.level)
         except OutputError:  # the manifest cannot be kept: no file after this one could be resumed
             raise
         except Cancelled:
@@ -399,9 +443,29 @@ class BatchRunner:
             return self._failed(manifest, job, index, total, describe_os_error(exc))
         except (MemoryError, ValueError, RuntimeError) as exc:
             return self._failed(manifest, job, index, total, f"{type(exc).__name__}: {exc}")
-        self._record(manifest, key, self._entry(job, "done"))
+        done = self._entry(job, "done")
+        warning = report.clip_warning(job.outputs)
+        if warning:
+            done["warning"] = warning
+        self._record(manifest, key, done)
+        if warning:
+            self._emit("file-warning", self._overall(index, 1.0, total), file_fraction=1.0, index=index, total=total,
+                       path=src, message=warning)
         self._emit("file-done", self._overall(index, 1.0, total), file_fraction=1.0, index=index, total=total, path=src)
-        return FileResult(src, outputs, "done")
+        return FileResult(src, outputs, "done", warning=warning or "")
+
+    def _stale(self, job: Job, entry: dict | None) -> list[tuple[Path, bool]]:
+        """Existing files of the input's output set that this run does not write, each with whether
+        the manifest says an earlier run wrote them for this input (`entry`: that run's, when ours)."""
+        listed = set(entry["outputs"].values()) if entry and isinstance(entry.get("outputs"), dict) else set()
+        found = []
+        for path in job.unwritten.values():
+            try:
+                if path.is_file() or path.is_symlink():
+                    found.append((path, str(path) in listed))
+            except OSError:
+                continue
+        return found
 
     def _failed(self, manifest: dict, job: Job, index: int, total: int, reason: str) -> FileResult:
         src = str(job.source)
@@ -415,8 +479,9 @@ class BatchRunner:
     def _complete(self, job: Job, entry: dict | None) -> bool:
         if self.overwrite or not entry or entry.get("status") != "done":
             return False
-        same = entry == {**self._entry(job, "done"), "finished_utc": entry.get("finished_utc")}
-        return same and all(p.is_file() for p in job.outputs.values())
+        kept = {k: v for k, v in entry.items() if k != "warning"}
+        same = kept == {**self._entry(job, "done"), "finished_utc": entry.get("finished_utc")}
+        return same and all(p.is_file() for p in job.outputs.values()) and not self._stale(job, entry)
 
     def _entry(self, job: Job, status: str) -> dict:
         try:
@@ -449,11 +514,14 @@ class BatchRunner:
 
     def _overall(self, index: int, file_fraction: float, total: int) -> float:
         """Batch fraction: files before this one are done, unless files render side by side (then the sum)."""
-        if self._fractions is None:
-            return (index + file_fraction) / max(total, 1)
         with self._lock:
-            self._fractions[index] = file_fraction
-            return sum(self._fractions.values()) / max(total, 1)
+            if self._fractions is None:
+                fraction = (index + file_fraction) / max(total, 1)
+            else:
+                self._fractions[index] = file_fraction
+                fraction = sum(self._fractions.values()) / max(total, 1)
+            self._fraction = max(self._fraction, fraction)
+            return fraction
 
     def _record(self, manifest: dict, key: str, entry: dict) -> None:
         with self._lock:
@@ -518,9 +586,3 @@ def _output_errors(
 def _strs(outputs: dict[str, Path]) -> dict[str, str]:
     return {k: str(v) for k, v in outputs.items()}
 
-
-def _summary(r: BatchReport) -> str:
-    parts = [f"{r.count('done')} rendered", f"{r.count('skipped')} skipped", f"{r.count('failed')} failed"]
-    if r.cancelled:
-        parts.append("cancelled")
-    return ", ".join(parts)
