@@ -12,6 +12,7 @@ from pathlib import Path
 from PyQt6.QtCore import QObject, pyqtSignal
 
 import engine
+from engine.batch import summarise
 from desktop.queue_model import CANCELLED, DONE, FAILED, QUEUED, RUNNING, SKIPPED, QueueModel
 from desktop.workers import Task, run_task
 
@@ -84,6 +85,8 @@ class BatchController(QObject):
                 self.model.update(row, status=RUNNING, progress=ev.file_fraction)
             elif ev.kind == "file-done":
                 self.model.update(row, status=DONE, progress=1.0)
+            elif ev.kind == "file-warning":
+                self.log.emit("warning", ev.path, ev.message)
             elif ev.kind == "file-skipped":
                 self.model.update(row, status=SKIPPED, progress=1.0)
                 self.log.emit("info", ev.path, "already rendered with these settings; skipped")
@@ -110,11 +113,10 @@ class BatchController(QObject):
         for row in self._rows:  # groups never started because the run was cancelled
             if row not in seen and row < self.model.rowCount() and self.model.item(row).status in (QUEUED, RUNNING):
                 self.model.update(row, status=CANCELLED)
-        done = sum(r.count("done") for r in reports)
         failed = sum(r.count("failed") for r in reports)
-        skipped = sum(r.count("skipped") for r in reports)
-        cancelled = any(r.cancelled for r in reports) or (self.task is not None and self.task.token.cancelled)
-        summary = f"{done} rendered, {skipped} skipped, {failed} failed" + (", cancelled" if cancelled else "")
+        summary = summarise(reports)
+        if not summary.startswith("cancelled") and self.task is not None and self.task.token.cancelled:
+            summary = f"cancelled: {summary}"  # cancelled between folders, before a runner saw it
         self.log.emit("error" if failed else "info", "", f"batch finished: {summary}")
         self.overall_progress.emit(self.model.overall_progress(self._rows))
         self.running_changed.emit(False)  # before `finished`, so its listeners see an idle queue

@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
 )
 
 import engine
+from engine.describe import preset_summary
 from desktop.dialogs import VIDEO_EXTENSIONS, BlendDialog, NewPresetDialog
 from desktop.preset_actions import PresetActions
 from desktop.scene_view import SceneProfileView
@@ -149,11 +150,8 @@ class PresetsPanel(QWidget):
         self._presets = {}
         for p in self.actions.list():
             self._presets[p.id] = p
-            prof = p.profile
-            mids = [t for hz, t in zip(prof.bands_hz, prof.rt60_s) if 400 <= hz <= 1200] or list(prof.rt60_s)
             item = QListWidgetItem(preset_icon(p.thumbnail_png),
-                                   f"{p.name}{'  (factory)' if p.factory else ''}\n"
-                                   f"RT60 {sum(mids) / len(mids):.2f} s · ambience {prof.ambience_to_speech_db:+.0f} LU")
+                                   f"{p.name}{'  (factory)' if p.factory else ''}\n{preset_summary(p)}")
             item.setData(ID_ROLE, p.id)
             self.list.addItem(item)
         self.list.blockSignals(False)

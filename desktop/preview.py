@@ -26,6 +26,7 @@ class PreviewController(QObject):
         super().__init__(parent)
         self.player = player
         self.task: Task | None = None
+        self._tail_s = 0.0
 
     @property
     def running(self) -> bool:
@@ -41,6 +42,7 @@ class PreviewController(QObject):
         if self.running:
             return None
         source = Path(source)
+        self._tail_s = settings.tail_s
 
         def job(_progress, _cancel):
             return engine.preview(source, preset, settings, duration_s=PREVIEW_SECONDS)
@@ -57,7 +59,10 @@ class PreviewController(QObject):
         a = self.player.write_temp(dry, rate, "original")
         b = self.player.write_temp(stems.mix, rate, "restyled")
         self.player.set_ab(a, b)
-        text = f"{source.name} in “{preset.name}” — {len(dry) / rate:.1f} s excerpt"
+        tail = round(self._tail_s * rate)
+        text = f"{source.name} in “{preset.name}” — {(len(dry) - tail) / rate:.1f} s excerpt"
+        if tail:
+            text += f" + {tail / rate:.1f} s tail"
         if self.player.available:
             self.player.play("B")
         else:

@@ -12,6 +12,8 @@ from PyQt6.QtCore import QPointF, QRectF, QSize, Qt
 from PyQt6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen
 from PyQt6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from engine import describe
+
 ACCENT = QColor("#2f7ebd")
 ACCENT_FILL = QColor(47, 126, 189, 60)
 
@@ -156,7 +158,7 @@ class SceneProfileView(QWidget):
         grid = QGridLayout()
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(2)
-        for row, (label, widget) in enumerate((("RT60 (mid)", self.rt60_label), ("Direct / reverb", self.drr_label),
+        for row, (label, widget) in enumerate((("RT60 at 1 kHz", self.rt60_label), ("Direct / reverb", self.drr_label),
                                                ("Ambience level", self.ambience_label),
                                                ("Source", self.source_label))):
             grid.addWidget(QLabel(label, self), row, 0, Qt.AlignmentFlag.AlignTop)
@@ -178,15 +180,18 @@ class SceneProfileView(QWidget):
             self.spectrum_chart.set_data((), ())
             return
         prof = preset.profile
-        mids = [t for hz, t in zip(prof.bands_hz, prof.rt60_s) if 400 <= hz <= 1200] or list(prof.rt60_s)
         self.name_label.setText(f"<b>{preset.name}</b>" + (" <small>(factory)</small>" if preset.factory else ""))
-        self.rt60_label.setText(f"{sum(mids) / len(mids):.2f} s")
+        self.name_label.setToolTip(describe.preset_summary(preset))
+        # the numbers of describe.preset_summary, the CLI's wording, one per row
+        self.rt60_label.setText(f"{describe.rt60_s(prof):.2f} s")
         self.drr_label.setText(f"{prof.drr_db:+.1f} dB")
-        self.ambience_label.setText(f"{prof.ambience_to_speech_db:+.1f} LU relative to the speech")
+        self.ambience_label.setText(f"{prof.ambience_to_speech_db:+.1f} dB {describe.AMBIENCE_REFERENCE}")
         src = preset.source or {}
-        text = src.get("file") or src.get("kind") or "–"
+        text = str(src.get("file") or src.get("kind") or "–")
         if "frame_s" in src:
             text += f" (frame at {src['frame_s']:g} s)"
+        if describe.estimator(preset):
+            text += f", estimator {describe.estimator(preset)}"
         self.source_label.setText(str(text))
         self.rt60_chart.set_data(prof.bands_hz, prof.rt60_s)
         self.spectrum_chart.set_data(prof.eq_bands_hz, prof.ambience_spectrum_db)

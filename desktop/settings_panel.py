@@ -81,6 +81,9 @@ class SettingsPanel(QWidget):
         self.wet_spin = self._dspin(-60, 24, defaults.wet_db, " dB", "Reverb level relative to the scene's own")
         self.eq_spin = self._dspin(0, 2, defaults.eq_amount, "", "0 = no colouration, 1 = the scene's EQ, 2 = double")
         self.eq_spin.setSingleStep(0.1)
+        self.tail_spin = self._dspin(0, engine.settings.MAX_TAIL_S, defaults.tail_s, " s",
+                                     "Extra seconds after the line's end where reverb and ambience ring out "
+                                     "(faded at the end); 0 = exactly the input's length")
         self.seed_spin = QSpinBox(self)
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setValue(defaults.seed)
@@ -89,7 +92,7 @@ class SettingsPanel(QWidget):
         self.steps_spin.setRange(1, 1000)
         self.steps_spin.setValue(defaults.steps)
         self.guidance_spin = self._dspin(0, 30, defaults.guidance, "", "Classifier-free guidance scale")
-        for w in (self.trim_spin, self.wet_spin, self.eq_spin, self.guidance_spin):
+        for w in (self.trim_spin, self.wet_spin, self.eq_spin, self.tail_spin, self.guidance_spin):
             w.valueChanged.connect(self.changed)
         for w in (self.seed_spin, self.steps_spin):
             w.valueChanged.connect(self.changed)
@@ -102,6 +105,7 @@ class SettingsPanel(QWidget):
         form.addRow("Ambience trim", self.trim_spin)
         form.addRow("Reverb wet", self.wet_spin)
         form.addRow("EQ amount", self.eq_spin)
+        form.addRow("Tail", self.tail_spin)
         form.addRow("Seed", self.seed_spin)
         form.addRow("Steps", self.steps_spin)
         form.addRow("Guidance", self.guidance_spin)
@@ -173,6 +177,7 @@ class SettingsPanel(QWidget):
             trim_db=self.trim_spin.value(),
             wet_db=self.wet_spin.value(),
             eq_amount=self.eq_spin.value(),
+            tail_s=self.tail_spin.value(),
             seed=self.seed_spin.value(),
             stems=stems,
             steps=self.steps_spin.value(),
@@ -198,6 +203,7 @@ class SettingsPanel(QWidget):
         qs.setValue("settings/trim_db", self.trim_spin.value())
         qs.setValue("settings/wet_db", self.wet_spin.value())
         qs.setValue("settings/eq_amount", self.eq_spin.value())
+        qs.setValue("settings/tail_s", self.tail_spin.value())
         qs.setValue("settings/seed", self.seed_spin.value())
         qs.setValue("settings/steps", self.steps_spin.value())
         qs.setValue("settings/guidance", self.guidance_spin.value())
@@ -210,6 +216,7 @@ class SettingsPanel(QWidget):
         self.trim_spin.setValue(qs.value("settings/trim_db", self.trim_spin.value(), type=float))
         self.wet_spin.setValue(qs.value("settings/wet_db", self.wet_spin.value(), type=float))
         self.eq_spin.setValue(qs.value("settings/eq_amount", self.eq_spin.value(), type=float))
+        self.tail_spin.setValue(qs.value("settings/tail_s", self.tail_spin.value(), type=float))
         self.seed_spin.setValue(qs.value("settings/seed", self.seed_spin.value(), type=int))
         self.steps_spin.setValue(qs.value("settings/steps", self.steps_spin.value(), type=int))
         self.guidance_spin.setValue(qs.value("settings/guidance", self.guidance_spin.value(), type=float))

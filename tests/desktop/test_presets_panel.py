@@ -97,6 +97,6 @@ def test_profile_view_and_placeholder_icon_render(window):
     assert not panel.list.item(0).icon().isNull()  # placeholder icon
     view = panel.profile_view
     assert view.rt60_chart.values == tuple(preset.profile.rt60_s)
-    assert "s" in view.rt60_label.text() and "LU" in view.ambience_label.text()
+    assert "s" in view.rt60_label.text() and "dB re speech loudness" in view.ambience_label.text()
     image = panel.grab().toImage()
     assert image.width() > 100 and image.height() > 100
