@@ -1,20 +1,27 @@
 """Scene presets on disk: a folder of JSON + FLAC + safetensors + PNG per preset, never pickle.
 
 A preset must survive being e-mailed between facilities, so everything read from disk is
-validated (schema version, fields, sizes, finite numbers) before it reaches the DSP, and names
-are sanitised because they become folder and file names.
+validated before it reaches the DSP: sizes and headers (file bytes, archive members, audio rate
+and length, image width and height) before anything is decoded, then every value after conversion
+to the type it is used in (float32 embeddings, float profile numbers). One helper per kind of thing
+(`_check_excerpt`, `_check_thumbnail`, `_embeddings_as_used`, `_check_members`), shared by
+loading, importing and saving, so a preset that is written is one that loads. Names are sanitised
+because they become folder and file names.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
+import struct
 import tempfile
 import unicodedata
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from engine.errors import PresetError
-from engine.scene.profile import AmbienceTexture, SceneProfile
+from engine.errors import PresetError, printable
+from engine.scene.profile import SAMPLE_RATE_RANGE_HZ, AmbienceTexture, SceneProfile, finite_number
 
 SCHEMA_VERSION = 1
 PRESET_JSON = "preset.json"
@@ -33,12 +40,25 @@ EMBEDDINGS = "embeddings.safetensors"
 THUMBNAIL = "thumbnail.png"
 EXPORT_SUFFIX = ".rtpreset"
 
-MAX_JSON_BYTES = 1 << 20
-MAX_AUDIO_S = 120.0
-MAX_THUMBNAIL_BYTES = 8 << 20
+# What a preset may hold. Each file's bytes are bounded before it is read (in a folder by its size, in
+# an archive by the member's declared size, which zipfile then enforces while inflating).
+MAX_FILE_BYTES = {
+    PRESET_JSON: 1 << 20,
+    AMBIENCE_FLAC: 64 << 20,
+    REFERENCE_FLAC: 64 << 20,
+    EMBEDDINGS: 40 << 20,
+    THUMBNAIL: 8 << 20,
+}
+EXCERPT_S = (0.5, 120.0)  # the ambience bed's shortest grain (match.ambience_bed.GRAIN_MIN_S) .. generous
+MAX_EXCERPT_SAMPLES = 1 << 24  # frames x channels, 64 MB as float32: 43 s of 192 kHz stereo
+MAX_THUMBNAIL_PX = 4096  # width and height; video thumbnails are made 512 px wide
+MAX_EMBEDDINGS = 16
 MAX_EMBEDDING_VALUES = 1 << 22
+MAX_EMBEDDING_ABS = 1e3  # the shipped encoder peaks near 3; 3e38 turns every diffusion render into NaN
+MAX_SOURCE_DEPTH = 8
 MAX_NAME_CHARS = 80
 _REQUIRED = ("schema_version", "id", "name", "created_utc", "source", "profile")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass
@@ -115,6 +135,7 @@ def save_preset(preset: ScenePreset, folder: Path) -> None:
 
 
 def _write_files(preset: ScenePreset, folder: Path) -> None:
+    check_preset(preset)
     meta = {
         "schema_version": SCHEMA_VERSION,
         "id": preset.id,
@@ -141,26 +162,37 @@ def _write_files(preset: ScenePreset, folder: Path) -> None:
 
 
 def load_preset(folder: Path, factory: bool = False) -> ScenePreset:
-    """Read and validate one preset folder; every problem is a PresetError naming it."""
+    """Read and validate one preset folder; every problem is one PresetError line naming the folder."""
     folder = Path(folder)
     try:
         return _load(folder, factory)
     except PresetError as exc:
-        raise PresetError(f"preset {folder.name}: {exc}") from None
+        raise PresetError(f"preset {printable(folder)}: {exc}") from None
+    except OSError as exc:  # unreadable files, a folder that vanished while it was read
+        raise PresetError(f"preset {printable(folder)}: {_os_reason(exc)}") from None
+
+
+def check_preset(preset: ScenePreset) -> None:
+    """Everything a loaded preset must satisfy, for one built in memory (analysis, blend) before it is
+    written: the same helpers that check a file's header check the decoded arrays."""
+    sanitise_name(preset.name)
+    _check_meta(preset.id, preset.created_utc, preset.source, preset.embeddings_checkpoint)
+    preset.profile.validate()
+    for name, audio, rate in ((AMBIENCE_FLAC, preset.ambience, preset.ambience_rate_hz),
+                              (REFERENCE_FLAC, preset.reference, preset.reference_rate_hz)):
+        audio = np.asarray(audio)
+        if audio.ndim != 2:
+            raise PresetError(f"{name} must be (frames, channels), got shape {audio.shape}")
+        _check_excerpt(name, audio.shape[0], audio.shape[1], rate)
+        if not np.isfinite(audio).all():
+            raise PresetError(f"{name} contains non-finite samples")
+    if preset.thumbnail_png:
+        _check_thumbnail(preset.thumbnail_png)
+    _embeddings_as_used(preset.embeddings)
 
 
 def _load(folder: Path, factory: bool) -> ScenePreset:
-    meta_path = folder / PRESET_JSON
-    if not meta_path.is_file():
-        raise PresetError(f"{PRESET_JSON} is missing")
-    if meta_path.stat().st_size > MAX_JSON_BYTES:
-        raise PresetError(f"{PRESET_JSON} is absurdly large")
-    try:
-        meta = json.loads(meta_path.read_text(), parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PresetError(f"{PRESET_JSON} is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise PresetError(f"{PRESET_JSON} must hold an object")
+    meta = _read_meta(folder / PRESET_JSON)
     missing = [k for k in _REQUIRED if k not in meta]
     if missing:
         raise PresetError(f"missing field(s): {', '.join(missing)}")
@@ -168,26 +200,17 @@ def _load(folder: Path, factory: bool) -> ScenePreset:
     if version != SCHEMA_VERSION:
         newer = isinstance(version, int) and version > SCHEMA_VERSION
         hint = "upgrade Roomtone to use it" if newer else "re-create it from its reference"
-        raise PresetError(f"schema version {version!r} is not supported (expected {SCHEMA_VERSION}); {hint}")
-    if not isinstance(meta["id"], str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", meta["id"]):
-        raise PresetError("id must be 1-64 letters, digits, '-' or '_'")
-    if not isinstance(meta["source"], dict):
-        raise PresetError("source must be an object")
+        raise PresetError(f"schema version {printable(repr(version))[:40]} is not supported "
+                          f"(expected {SCHEMA_VERSION}); {hint}")
+    checkpoint = meta.get("embeddings_checkpoint")
+    _check_meta(meta["id"], meta["created_utc"], meta["source"], checkpoint)
     name = sanitise_name(meta["name"])
     profile = SceneProfile.from_dict(meta["profile"])
-    ambience, amb_rate = _read_flac(folder / AMBIENCE_FLAC)
-    reference, ref_rate = _read_flac(folder / REFERENCE_FLAC)
+    ambience, amb_rate = _read_excerpt(folder / AMBIENCE_FLAC)
+    reference, ref_rate = _read_excerpt(folder / REFERENCE_FLAC)
     thumb = None
-    if (folder / THUMBNAIL).is_file():
-        if (folder / THUMBNAIL).stat().st_size > MAX_THUMBNAIL_BYTES:
-            raise PresetError("thumbnail is absurdly large")
-        thumb = (folder / THUMBNAIL).read_bytes()
-        if not thumb.startswith(b"\x89PNG\r\n\x1a\n"):
-            raise PresetError("thumbnail is not a PNG image")
-    embeddings = _read_embeddings(folder / EMBEDDINGS)
-    checkpoint = meta.get("embeddings_checkpoint")
-    if checkpoint is not None and not isinstance(checkpoint, str):
-        raise PresetError("embeddings_checkpoint must be text")
+    if (folder / THUMBNAIL).exists():
+        thumb = _check_thumbnail(_sized(folder / THUMBNAIL).read_bytes())
     return ScenePreset(
         name=name,
         profile=profile,
@@ -197,50 +220,173 @@ def _load(folder: Path, factory: bool) -> ScenePreset:
         reference_rate_hz=ref_rate,
         source=meta["source"],
         thumbnail_png=thumb,
-        embeddings=embeddings,
+        embeddings=_read_embeddings(folder / EMBEDDINGS),
         embeddings_checkpoint=checkpoint,
         id=meta["id"],
-        created_utc=str(meta["created_utc"]),
+        created_utc=meta["created_utc"],
         factory=factory,
     )
+
+
+def _sized(path: Path) -> Path:
+    """`path`, once it is a regular file no larger than MAX_FILE_BYTES allows for its name."""
+    if not path.is_file():
+        raise PresetError(f"{path.name} is not a regular file" if path.exists() else f"{path.name} is missing")
+    size, limit = path.stat().st_size, MAX_FILE_BYTES[path.name]
+    if size > limit:
+        raise PresetError(f"{path.name} is absurdly large ({size / 2**20:.1f} MB, at most {limit >> 20} MB)")
+    return path
+
+
+def _read_meta(path: Path) -> dict:
+    try:
+        meta = json.loads(_sized(path).read_bytes().decode("utf-8"), parse_constant=_reject_constant)
+    except RecursionError:
+        raise PresetError(f"{PRESET_JSON} is nested too deeply to be a preset") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PresetError(f"{PRESET_JSON} is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise PresetError(f"{PRESET_JSON} must hold an object")
+    return meta
+
+
+def _check_meta(ident: object, created_utc: object, source: object, checkpoint: object) -> None:
+    if not isinstance(ident, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", ident):
+        raise PresetError("id must be 1-64 letters, digits, '-' or '_'")
+    if not isinstance(created_utc, str) or len(created_utc) > 64:
+        raise PresetError("created_utc must be a date as text")
+    if checkpoint is not None and (not isinstance(checkpoint, str) or len(checkpoint) > 256):
+        raise PresetError("embeddings_checkpoint must be text of at most 256 characters")
+    _check_source(source)
+
+
+# What a preset records about its making (presets.create, Library.blend); other keys are kept as they are.
+_SOURCE_TEXT = ("kind", "file", "a", "b")
+_SOURCE_NUMBERS = ("duration_s", "frame_s", "sample_rate_hz", "channels", "speech_fraction", "weight_b")
+
+
+def _check_source(source: object) -> None:
+    """The known keys have the types the GUI and `preset similar` format them as; the depth is bounded,
+    so writing the preset back (json.dumps recurses) cannot fail."""
+    if not isinstance(source, dict):
+        raise PresetError("source must be an object")
+    level, depth = [source], 1
+    while level:  # breadth first, no recursion: a hostile file decides the depth
+        if depth > MAX_SOURCE_DEPTH:
+            raise PresetError(f"source is nested more than {MAX_SOURCE_DEPTH} levels deep")
+        level = [v for x in level for v in (x.values() if isinstance(x, dict) else x)
+                 if isinstance(v, (dict, list))]
+        depth += 1
+    for key in _SOURCE_TEXT:
+        if key in source and not isinstance(source[key], str):
+            raise PresetError(f"source.{key} must be text")
+    for key in _SOURCE_NUMBERS:
+        if key in source:
+            finite_number(f"source.{key}", source[key])
+    analysis = source.get("analysis", {})
+    learned = analysis.get("learned", []) if isinstance(analysis, dict) else None
+    if (not isinstance(analysis, dict) or not isinstance(analysis.get("estimator", ""), str)
+            or not isinstance(learned, list) or not all(isinstance(x, str) for x in learned)):
+        raise PresetError("source.analysis must be an object with an estimator name and a list of learned fields")
 
 
 def _reject_constant(token: str) -> float:
     raise PresetError(f"preset.json holds a non-finite number ({token})")
 
 
-def _read_flac(path: Path) -> tuple[np.ndarray, int]:
-    if not path.is_file():
-        raise PresetError(f"{path.name} is missing")
+def _check_excerpt(name: str, frames: int, channels: int, rate: object) -> None:
+    """Rate, length, channels and size of an audio excerpt: from a file's header before it is decoded,
+    or from an array. A 1 Hz or 1-frame ambience would loop one sample into the bed and clip outputs."""
+    lo, hi = SAMPLE_RATE_RANGE_HZ
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or not lo <= rate <= hi:
+        raise PresetError(f"{name} has a sample rate of {rate} Hz (expected {lo}-{hi} Hz)")
+    if not 1 <= channels <= 2:
+        raise PresetError(f"{name} has {channels} channels (expected 1 or 2)")
+    seconds = frames / rate
+    if not EXCERPT_S[0] <= seconds <= EXCERPT_S[1]:
+        raise PresetError(f"{name} is {seconds:.3g} s long ({frames} frames; "
+                          f"expected {EXCERPT_S[0]:g}-{EXCERPT_S[1]:g} s)")
+    if frames * channels > MAX_EXCERPT_SAMPLES:
+        raise PresetError(f"{name} is absurdly large ({frames} frames x {channels} channels at {rate} Hz)")
+
+
+def _read_excerpt(path: Path) -> tuple[np.ndarray, int]:
     try:
-        info = sf.info(str(path))
-    except RuntimeError as exc:
-        raise PresetError(f"{path.name} is not readable audio ({exc})") from None
-    if info.frames <= 0:
-        raise PresetError(f"{path.name} is empty")
-    if info.frames / info.samplerate > MAX_AUDIO_S or info.channels > 2:
-        raise PresetError(f"{path.name} is absurdly large ({info.frames} frames, {info.channels} ch)")
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    if not np.isfinite(data).all():
+        with sf.SoundFile(str(_sized(path))) as f:
+            if f.format != "FLAC":
+                raise PresetError(f"{path.name} is {f.format} audio, not FLAC")
+            _check_excerpt(path.name, f.frames, f.channels, f.samplerate)
+            audio = f.read(f.frames, dtype="float32", always_2d=True)
+            rate, frames = int(f.samplerate), f.frames
+    except RuntimeError as exc:  # soundfile's LibsndfileError: not audio, lost sync, truncated
+        raise PresetError(f"{path.name} is not readable FLAC audio ({printable(exc)})") from None
+    if len(audio) != frames:
+        raise PresetError(f"{path.name} is truncated ({len(audio)} of {frames} frames)")
+    if not np.isfinite(audio).all():
         raise PresetError(f"{path.name} contains non-finite samples")
-    return data, int(rate)
+    return audio, rate
+
+
+def _check_thumbnail(png: bytes) -> bytes:
+    """Width and height from the PNG header (IHDR) first, so a 20000 x 20000 image (a few hundred KB
+    on disk, gigabytes decoded) is refused unread; then a decode, so what the GUI and the diffusion
+    engine open later opens."""
+    if not isinstance(png, bytes) or png[:8] != _PNG_SIGNATURE or png[12:16] != b"IHDR" or len(png) < 33:
+        raise PresetError(f"{THUMBNAIL} is not a PNG image")
+    width, height = struct.unpack(">II", png[16:24])
+    if not (1 <= width <= MAX_THUMBNAIL_PX and 1 <= height <= MAX_THUMBNAIL_PX):
+        raise PresetError(f"{THUMBNAIL} is {width} x {height} pixels "
+                          f"(expected 1 to {MAX_THUMBNAIL_PX} x {MAX_THUMBNAIL_PX})")
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(png), formats=["PNG"]) as img:
+            img.load()
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, zlib.error... for a bad file
+        raise PresetError(f"{THUMBNAIL} is damaged ({printable(exc)})") from None
+    return png
 
 
 def _read_embeddings(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
+    if not path.exists():
         return {}
-    from safetensors.numpy import load_file
+    from safetensors.numpy import load
 
+    data = _sized(path).read_bytes()
     try:
-        tensors = load_file(str(path))
+        tensors = load(data)
     except Exception as exc:  # safetensors raises several types for a corrupt header
-        raise PresetError(f"{EMBEDDINGS} is corrupt ({exc})") from None
-    if sum(t.size for t in tensors.values()) > MAX_EMBEDDING_VALUES:
-        raise PresetError(f"{EMBEDDINGS} is absurdly large")
+        raise PresetError(f"{EMBEDDINGS} is corrupt ({printable(exc)})") from None
+    return _embeddings_as_used(tensors)
+
+
+def _embeddings_as_used(tensors: dict) -> dict[str, np.ndarray]:
+    """The embeddings as the engines use them (float32, (rows, values)), checked after that conversion:
+    1e300 in float64 is inf in float32, and 3e38 is finite but overflows the first matrix product."""
+    if len(tensors) > MAX_EMBEDDINGS:
+        raise PresetError(f"{EMBEDDINGS} holds {len(tensors)} embeddings (at most {MAX_EMBEDDINGS})")
+    out: dict[str, np.ndarray] = {}
     for key, t in tensors.items():
-        if not np.isfinite(t).all():
-            raise PresetError(f"embedding {key!r} contains non-finite numbers")
-    return {k: t.astype(np.float32) for k, t in tensors.items()}
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", key):
+            raise PresetError(f"{EMBEDDINGS}: {printable(repr(key))[:80]} is not an embedding name")
+        t = np.asarray(t)
+        if t.ndim != 2 or t.size == 0 or t.dtype.kind not in "fiu":
+            raise PresetError(f"embedding {key!r} is {t.dtype} shaped {t.shape} (expected float rows x values)")
+        with np.errstate(over="ignore", invalid="ignore"):
+            used = t.astype(np.float32)
+        if not np.isfinite(used).all() or float(np.abs(used).max()) > MAX_EMBEDDING_ABS:
+            raise PresetError(f"embedding {key!r} holds values beyond +-{MAX_EMBEDDING_ABS:g} (or non-finite) "
+                              "as float32")
+        out[key] = used
+    if sum(t.size for t in out.values()) > MAX_EMBEDDING_VALUES:
+        raise PresetError(f"{EMBEDDINGS} is absurdly large")
+    return out
+
+
+def _os_reason(exc: OSError) -> str:
+    name = Path(exc.filename).name if exc.filename is not None else ""
+    reason = exc.strerror or str(exc)
+    return printable(f"{name}: {reason}" if name else reason)
 
 
 # ---------------------------------------------------------------- portable file
@@ -262,24 +408,56 @@ def export_preset(preset: ScenePreset, path: Path) -> Path:
 
 
 def read_exported(path: Path) -> ScenePreset:
+    """A preset from a .rtpreset file; every problem is one PresetError line naming that file."""
     path = Path(path)
-    if not path.is_file():
-        raise PresetError(f"{path}: no such preset file")
-    allowed = {PRESET_JSON, AMBIENCE_FLAC, REFERENCE_FLAC, EMBEDDINGS, THUMBNAIL}
     try:
-        with zipfile.ZipFile(path) as zf:
-            members = zf.infolist()
-            for m in members:
-                if m.filename not in allowed:
-                    raise PresetError(f"{path.name}: unexpected member {m.filename!r}")
-                if m.file_size > 64 << 20:
-                    raise PresetError(f"{path.name}: member {m.filename} is absurdly large")
-            with tempfile.TemporaryDirectory() as tmp:
-                for m in members:
-                    (Path(tmp) / m.filename).write_bytes(zf.read(m))
-                return load_preset(Path(tmp))
-    except zipfile.BadZipFile:
-        raise PresetError(f"{path.name}: not a Roomtone preset file") from None
+        return _read_archive(path)
+    except PresetError as exc:
+        raise PresetError(f"{printable(path)}: {exc}") from None
+    except OSError as exc:
+        raise PresetError(f"{printable(path)}: {_os_reason(exc)}") from None
+
+
+def _read_archive(path: Path) -> ScenePreset:
+    if not path.is_file():
+        raise PresetError("no such preset file")
+    if path.stat().st_size > sum(MAX_FILE_BYTES.values()):  # bounds the archive's directory too
+        raise PresetError(f"is absurdly large for a preset ({path.stat().st_size / 2**20:.0f} MB)")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile):
+        raise PresetError("not a Roomtone preset file (not a zip archive)") from None
+    with zf, tempfile.TemporaryDirectory() as tmp:
+        members = zf.infolist()
+        _check_members(members)
+        for m in members:
+            try:
+                data = zf.read(m)
+            except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:  # bad CRC, bad stream
+                raise PresetError(f"member {m.filename} is damaged ({printable(exc)})") from None
+            (Path(tmp) / m.filename).write_bytes(data)
+        return _load(Path(tmp), factory=False)
+
+
+def _check_members(members: list[zipfile.ZipInfo]) -> None:
+    """What an archive claims, checked before anything is extracted: only the preset's own file names, each
+    at most once (so at most five members), unencrypted, stored or deflated (what export writes), and each
+    no larger than that file may be."""
+    seen: set[str] = set()
+    for m in members:
+        if m.filename not in MAX_FILE_BYTES:
+            raise PresetError(f"unexpected member {printable(repr(m.filename))[:80]}")
+        if m.filename in seen:
+            raise PresetError(f"holds {m.filename} more than once")
+        seen.add(m.filename)
+        if m.flag_bits & 0x1:
+            raise PresetError(f"member {m.filename} is encrypted")
+        if m.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise PresetError(f"member {m.filename} uses compression method {m.compress_type} "
+                              "(a preset file is stored or deflated)")
+        if m.file_size > MAX_FILE_BYTES[m.filename]:
+            raise PresetError(f"member {m.filename} is absurdly large ({m.file_size / 2**20:.1f} MB, "
+                              f"at most {MAX_FILE_BYTES[m.filename] >> 20} MB)")
 
 
 def profile_blend(a: SceneProfile, b: SceneProfile, weight_b: float) -> SceneProfile:

@@ -13,7 +13,7 @@ def test_round_trip_keeps_everything(tmp_path, make_preset):
     p = make_preset()
     p.embeddings = {"audio": np.arange(12, dtype=np.float32).reshape(3, 4)}
     p.embeddings_checkpoint = "ckpt-1"
-    p.thumbnail_png = b"\x89PNG\r\n\x1a\n" + b"0" * 20
+    p.thumbnail_png = _png(32, 18)
     save_preset(p, tmp_path / p.id)
     q = load_preset(tmp_path / p.id)
     assert q.name == p.name and q.id == p.id and q.profile == p.profile
@@ -21,6 +21,16 @@ def test_round_trip_keeps_everything(tmp_path, make_preset):
     assert np.array_equal(q.embeddings["audio"], p.embeddings["audio"])
     assert q.thumbnail_png == p.thumbnail_png and q.embeddings_checkpoint == "ckpt-1"
     assert not any(f.suffix == ".pkl" for f in (tmp_path / p.id).iterdir())
+
+
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 60, 30)).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _saved(tmp_path, make_preset):
