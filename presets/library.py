@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from engine.errors import PresetError
+from engine.errors import PresetError, printable
 from presets.store import (
     ScenePreset,
     export_preset,
@@ -22,6 +22,13 @@ from presets.store import (
 
 FACTORY_DIR = Path(__file__).resolve().parent / "factory"
 LIBRARY_ENV = "ROOMTONE_LIBRARY"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    folder: Path
+    preset: ScenePreset | None  # None: skipped, see problem
+    problem: str
 
 
 def default_library_dir() -> Path:
@@ -47,36 +54,68 @@ class Library:
 
     # ------------------------------------------------------------ reading
     def list(self) -> list[ScenePreset]:
-        """All presets, factory first; a broken user preset is skipped, see problems()."""
-        return [p for p, _ in self._scan() if p is not None]
+        """All presets, factory first; a broken preset is skipped, see problems()."""
+        return [e.preset for e in self._scan() if e.preset is not None]
 
     def problems(self) -> list[str]:
-        return [err for p, err in self._scan() if p is None]
+        """One line per preset folder that was skipped, naming it and the reason."""
+        return [e.problem for e in self._scan() if e.preset is None]
 
-    def _scan(self) -> list[tuple[ScenePreset | None, str]]:
-        found: list[tuple[ScenePreset | None, str]] = []
+    def _scan(self) -> list[_Entry]:
+        """Every preset folder, each read on its own: whatever one folder holds, the others still load.
+
+        A folder whose id an earlier one already has (a copy made by hand) is skipped, so an id means
+        one folder and delete/rename act on the folder that was listed.
+        """
+        found: list[_Entry] = []
+        ids: dict[str, Path] = {}
         for root, factory in ((self.factory_dir, True), (self.user_dir, False)):
             if root is None or not root.is_dir():
                 continue
-            for folder in sorted(root.iterdir()):
-                if not folder.is_dir() or folder.name.startswith("."):
-                    continue
+            try:
+                folders = sorted(f for f in root.iterdir() if f.is_dir() and not f.name.startswith("."))
+            except OSError as exc:
+                found.append(_Entry(root, None, f"preset library {printable(root)}: {exc.strerror or exc}"))
+                continue
+            for folder in folders:
                 try:
-                    found.append((load_preset(folder, factory=factory), ""))
+                    preset = load_preset(folder, factory=factory)
                 except PresetError as exc:
-                    found.append((None, str(exc)))
+                    found.append(_Entry(folder, None, str(exc)))
+                    continue
+                except Exception as exc:  # a case validation missed must still cost one line, not the library
+                    found.append(_Entry(folder, None, f"preset {printable(folder)}: cannot be read "
+                                                      f"({type(exc).__name__}: {printable(exc)})"))
+                    continue
+                if preset.id in ids:
+                    found.append(_Entry(folder, None, f"preset {printable(folder)}: has the same id as "
+                                                      f"{printable(ids[preset.id])}; remove one of them"))
+                    continue
+                ids[preset.id] = folder
+                found.append(_Entry(folder, preset, ""))
         return found
 
     def get(self, key: str) -> ScenePreset:
         wanted = key.strip().casefold()
-        presets = self.list()
+        entries = self._scan()
+        presets = [e.preset for e in entries if e.preset is not None]
         for p in presets:
             if p.id == key or p.name.casefold() == wanted:
                 return p
         names = ", ".join(p.name for p in presets) or "none"
-        raise PresetError(f"no preset named {key!r} (available: {names})")
+        problems = [e.problem for e in entries if e.preset is None]
+        skipped = ""
+        if problems:
+            n = len(problems)
+            skipped = (f"; {n} preset folder{'s' if n > 1 else ''} could not be read "
+                       f"({problems[0]}{', ...' if n > 1 else ''})")
+        raise PresetError(f"no preset named {key!r} (available: {names}){skipped}")
 
     def _folder(self, preset: ScenePreset) -> Path:
+        """The folder a user preset was read from, or where a new one goes."""
+        for e in self._scan():
+            if e.preset is not None and not e.preset.factory and e.preset.id == preset.id:
+                return e.folder
         return self.user_dir / preset.id
 
     def _check_new_name(self, name: str, allow_id: str | None = None) -> str:
@@ -96,9 +135,10 @@ class Library:
     def add(self, preset: ScenePreset) -> ScenePreset:
         """Store a new preset (from analysis, import or blend) under a unique name and id."""
         preset = replace(preset, name=self._check_new_name(preset.name), factory=False)
-        if any(p.id == preset.id for p in self.list()):
+        # a new id also when a folder (even an unreadable one) has this name: add never replaces a folder
+        if any(p.id == preset.id for p in self.list()) or os.path.lexists(self.user_dir / preset.id):
             preset = replace(preset, id=ScenePreset.__dataclass_fields__["id"].default_factory())
-        save_preset(preset, self._folder(preset))
+        save_preset(preset, self.user_dir / preset.id)
         return preset
 
     def rename(self, key: str, new_name: str) -> ScenePreset:
