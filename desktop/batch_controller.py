@@ -22,7 +22,7 @@ _FINAL = {"done": DONE, "skipped": SKIPPED, "failed": FAILED, "cancelled": CANCE
 class BatchController(QObject):
     running_changed = pyqtSignal(bool)
     overall_progress = pyqtSignal(float)  # 0..1 over the rows of the current run
-    log = pyqtSignal(str, str, str)  # level ('info'|'error'), file, message
+    log = pyqtSignal(str, str, str)  # level ('info'|'warning'|'error'), file, message
     finished = pyqtSignal(object)  # list[engine.BatchReport] (empty when the run itself failed)
     event = pyqtSignal(object)  # every engine.ProgressEvent, after the model has been updated
 
