@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.evaluation.runner import EvalConfig, run_evaluation  # noqa: E402
 from engine.evaluation.systems import MatchEngine  # noqa: E402
 
-KEYS = ("logmel_db", "rt60_err_pct", "drr_err_db", "amb_spectrum_db", "amb_level_err_db", "retrieval_acc")
+KEYS = ("logmel_db", "logmel_gain_inv_db", "speech_lts_err_db", "stoi_gap", "rt60_err_pct", "drr_err_db",
+        "amb_spectrum_db", "amb_level_err_db", "retrieval_acc")
 
 
 def main() -> None:

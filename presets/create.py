@@ -7,6 +7,8 @@ from pathlib import Path
 from engine.progress import CancelToken, ProgressCallback
 from presets.store import ScenePreset
 
+SCENE_EMBEDDING_KEY = "scene"  # (1, dim) float32: the learned scene estimator's embedding
+
 
 def preset_from_reference(
     name: str,
@@ -31,6 +33,12 @@ def preset_from_reference(
     }
     if frame_s is not None:
         source["frame_s"] = frame_s
+    # Which estimator made the profile (the design's "a preset records which made it"), and its
+    # scene embedding so presets can be compared and searched by scene.
+    source["analysis"] = {"estimator": analysis.estimator, "learned": list(analysis.learned_fields)}
+    embeddings = {}
+    if analysis.scene_embedding is not None:
+        embeddings[SCENE_EMBEDDING_KEY] = analysis.scene_embedding[None, :]
     return ScenePreset(
         name=name,
         profile=analysis.profile,
@@ -40,4 +48,5 @@ def preset_from_reference(
         reference_rate_hz=analysis.excerpt_sample_rate_hz,
         source=source,
         thumbnail_png=thumbnail,
+        embeddings=embeddings,
     )

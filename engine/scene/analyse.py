@@ -1,5 +1,11 @@
 """Blind analysis of a reference clip into a SceneProfile and its audio excerpts.
 
+Two estimators stand behind this one call, and the profile records which made it: the learned
+scene estimator (``engine.scene.estimator``, the default where its package ships) gives per-band
+RT60, DRR, the room response and the ambience level with an uncertainty each; each is weighed against its DSP twin below
+by their precisions, so where the network is unsure the DSP value stands (and it stands alone
+when ``estimator='dsp'``).
+
 Stages (each reported through ``progress`` and preceded by a cancellation check):
 DeepFilterNet speech separation of at most ~12 s spread over the clip (in the background), VAD
 on the whole clip, per-band RT60 and DRR from free decays of the MIX (measured better than on the separated speech:
@@ -11,20 +17,30 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from engine.audio.loudness import LOUDNESS_FLOOR_LUFS, integrated_loudness
 from engine.errors import AnalysisError
 from engine.progress import CancelToken, ProgressCallback, ProgressEvent, report
-from engine.scene import excerpt, reverb, separation, spectrum, vad
+from engine.scene import colouration, excerpt, reverb, separation, spectrum, vad
 from engine.scene.bands import stft_params
-from engine.scene.profile import OCTAVE_BANDS_HZ, RT60_RANGE_S, SceneProfile
+from engine.scene.profile import OCTAVE_BANDS_HZ, RT60_RANGE_S, THIRD_OCTAVE_BANDS_HZ, SceneProfile
 
 MIN_DURATION_S = 3.0
 SILENCE_DBFS = -70.0
 MAX_SEPARATED_S = 12.0
+
+
+# Typical errors of the DSP estimates: each network estimate is weighed against its DSP twin by
+# their precisions (inverse variances), so a sure network wins and an unsure one barely moves the
+# DSP value. Set on training-family scenes (`bench/bench_scene.py --split train`), never on the
+# held-out bench: there the DSP read RT60 ~24 % off, DRR ~3.7 dB (3.3 dB too wet) and the
+# ambience level ~1.8 dB, while the network's ambience level was the worse of the two.
+DSP_RT60_STD_LOG = 0.3
+DSP_DRR_STD_DB = 8.0
+DSP_AMBIENCE_STD_DB = 2.0
 
 
 @dataclass
@@ -34,6 +50,9 @@ class SceneAnalysis:
     reference_excerpt: np.ndarray  # (n, 1) float32 speech-rich excerpt of the original mix
     excerpt_sample_rate_hz: int  # the reference's own rate (full band)
     speech_fraction: float  # share of the clip the VAD marked as speech
+    estimator: str = "dsp"  # "dsp", or the id of the learned estimator's package
+    scene_embedding: np.ndarray | None = None  # the learned estimator's embedding of the scene
+    learned_fields: tuple[str, ...] = ()  # which profile fields the learned estimator supplied
 
 
 def _stage(progress: ProgressCallback | None, cancel: CancelToken | None, fraction: float, message: str) -> None:
@@ -70,13 +89,17 @@ def analyse_reference(
     sample_rate_hz: int,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    estimator: str = "auto",
 ) -> SceneAnalysis:
     """Estimate the scene (room, colour, ambience) of a reference clip of dialogue in its scene.
 
-    Raises AnalysisError with a user-facing reason for clips that cannot be analysed.
+    ``estimator``: "auto" (the shipped learned estimator where installed, else DSP), "dsp", or
+    the folder of a scene-estimator package. Raises AnalysisError with a user-facing reason for
+    clips that cannot be analysed.
     """
     sr = int(sample_rate_hz)
     a = _validate(audio, sr)
+    net = _estimator(estimator)
     mono = a.mean(axis=1)
     duration_s = a.shape[0] / sr
 
@@ -125,7 +148,10 @@ def analyse_reference(
         [vad.speech_mask(segments, a.shape[0], sr)[w.start : w.stop] for w in sep.windows]
     )[::hop]
     speech_levels = spectrum.third_octave_levels_db(speech_all, sr, frame_mask)
-    eq = spectrum.colouration_eq_db(speech_levels)
+    learned = net.estimate(mono, sr) if net is not None else None
+    used: list[str] = []
+    if learned is not None:
+        rt60, drr, used = _merge_room(learned, rt60, drr)
 
     _stage(progress, cancel, 0.85, "extracting ambience")
     mid_rt60 = float(np.mean(rt60[2:4]))
@@ -140,21 +166,68 @@ def analyse_reference(
     )[:, None]
     mix_lufs = integrated_loudness(speech_mix, sr)
     speech_lufs = _power_minus(mix_lufs, amb_lufs)
+    amb_to_speech = float(np.clip(amb_lufs - speech_lufs, -100.0, 50.0))
+    if learned is not None:
+        m, s = learned.get("amb_to_speech")
+        amb_to_speech = float(np.clip(_weigh(m[0], s[0], amb_to_speech, DSP_AMBIENCE_STD_DB), -100.0, 50.0))
+        used.append("ambience_to_speech_db")
 
     profile = SceneProfile(
         rt60_s=tuple(float(v) for v in rt60),
         drr_db=drr,
-        eq_gain_db=tuple(float(v) for v in eq),
+        eq_gain_db=(0.0,) * len(THIRD_OCTAVE_BANDS_HZ),
         ambience_spectrum_db=tuple(float(v) for v in amb_levels),
-        ambience_to_speech_db=float(np.clip(amb_lufs - speech_lufs, -100.0, 50.0)),
+        ambience_to_speech_db=amb_to_speech,
         speech_loudness_lufs=float(speech_lufs),
         reference_sample_rate_hz=sr,
         texture=texture,
     )
+    if learned is not None:
+        # Without the network the EQ stays neutral: the old talker-spectrum EQ measured worse than none.
+        response, response_std = learned.get("resp_")
+        eq = colouration.room_eq_db(response, response_std, colouration.supported_bands(speech_levels, sr),
+                                    colouration.synthesised_response_db(profile))
+        profile = replace(profile, eq_gain_db=tuple(float(v) for v in eq))
+        used.append("eq_gain_db")
     profile.validate()
     ref = excerpt.reference_excerpt(mono, sr, segments)
     _stage(progress, cancel, 1.0, "analysis done")
-    return SceneAnalysis(profile, amb, ref, sr, speech_fraction)
+    return SceneAnalysis(
+        profile, amb, ref, sr, speech_fraction,
+        estimator=learned.checkpoint_id if learned is not None else "dsp",
+        scene_embedding=learned.embedding if learned is not None else None,
+        learned_fields=tuple(used),
+    )
+
+
+def _estimator(choice: str):
+    """The learned estimator to use, or None for DSP only (see ``analyse_reference``)."""
+    from engine.scene import estimator as est
+
+    if choice == "dsp":
+        return None
+    if choice == "auto":
+        return est.load_estimator() if est.shipped_available() else None
+    try:
+        return est.load_estimator(choice)
+    except FileNotFoundError as exc:
+        raise AnalysisError(str(exc)) from None
+
+
+def _weigh(learned_mean, learned_std, dsp_value, dsp_std):
+    """Precision-weighted mean of the network's and the DSP's estimate (see DSP_*_STD)."""
+    w = dsp_std**2 / (dsp_std**2 + np.square(learned_std))
+    return w * learned_mean + (1.0 - w) * dsp_value
+
+
+def _merge_room(learned, rt60_dsp: np.ndarray, drr_dsp: float) -> tuple[np.ndarray, float, list[str]]:
+    """Per band RT60 (in log seconds) and the DRR, each the network's and the DSP's weighed."""
+    m, s = learned.get("rt60_")
+    rt = np.exp(_weigh(m, s, np.log(rt60_dsp), DSP_RT60_STD_LOG))
+    rt = np.clip(rt, RT60_RANGE_S[0], RT60_RANGE_S[1])
+    dm, ds = learned.get("drr")
+    drr = float(np.clip(_weigh(dm[0], ds[0], drr_dsp, DSP_DRR_STD_DB), -30.0, 30.0))
+    return rt, drr, ["rt60_s", "drr_db"]
 
 
 def _fill_bands(rt60: np.ndarray) -> np.ndarray:

@@ -1,10 +1,7 @@
-"""Long-term third-octave spectra, the colouration EQ and ambience texture statistics.
+"""Long-term third-octave spectra and ambience texture statistics.
 
-The colouration EQ is the reference speech's long-term spectrum minus a generic dry-speech
-long-term average spectrum (LTASS). It is smoothed to ~2/3 octave and limited to +-12 dB because
-the reference talker is not the dialogue talker: only the broad colour of mic, room and channel
-should transfer, not one voice's formants. Its mean over 250 Hz-4 kHz is removed, so the EQ is a
-pure colour (level is handled by loudness matching).
+The colouration EQ no longer comes from here: "reference speech minus a generic speech spectrum"
+carried the reference talker's voice into the line; see ``engine.scene.colouration``.
 """
 
 from __future__ import annotations
@@ -18,25 +15,8 @@ from engine.scene.bands import band_edges_hz, band_power
 from engine.scene.profile import OCTAVE_BANDS_HZ, THIRD_OCTAVE_BANDS_HZ, AmbienceTexture
 
 EQ_LIMIT_DB = 12.0
-EQ_SMOOTH_BANDS = 3  # moving average over 3 third-octave bands = ~1 octave
 LEVEL_FLOOR_DB = -119.0
 MODULATION_BANDS_HZ: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-
-# Generic LTASS: a smooth piecewise-linear (in log frequency) model of the average of male and
-# female speech, shaped after Byrne et al. (1994), "An international comparison of long-term
-# average speech spectra": a ~12 dB/octave rise to a broad 400-500 Hz maximum, about -6 dB/octave
-# to 1 kHz, then a slower -3 dB/octave roll-off, steeper again above 8 kHz. Only its shape matters.
-_LTASS_ANCHORS_HZ_DB: tuple[tuple[float, float], ...] = (
-    (40.0, -30.0), (80.0, -17.0), (125.0, -6.0), (250.0, -2.0), (450.0, 0.0), (1000.0, -6.0),
-    (2000.0, -10.0), (4000.0, -13.0), (8000.0, -17.0), (16000.0, -24.0), (25000.0, -32.0),
-)
-
-
-def ltass_db(bands_hz: tuple[float, ...] = THIRD_OCTAVE_BANDS_HZ) -> np.ndarray:
-    """The generic LTASS per band, dB relative to its maximum (power per third-octave band)."""
-    f = np.log2([a for a, _ in _LTASS_ANCHORS_HZ_DB])
-    v = np.array([b for _, b in _LTASS_ANCHORS_HZ_DB])
-    return np.interp(np.log2(bands_hz), f, v)
 
 
 def third_octave_levels_db(
@@ -62,16 +42,6 @@ def extrapolate_above_nyquist(level_db: np.ndarray, sample_rate_hz: int) -> np.n
     for j in range(k + 1, level.size):
         level[j] = level[j - 1] + min(slope, -1.0)
     return np.clip(level, LEVEL_FLOOR_DB, 59.0)
-
-
-def colouration_eq_db(speech_levels_db: np.ndarray) -> np.ndarray:
-    """Reference speech spectrum minus the LTASS, smoothed, centred and limited (module docstring)."""
-    diff = np.asarray(speech_levels_db) - ltass_db()
-    diff = uniform_filter1d(diff, EQ_SMOOTH_BANDS, mode="nearest")
-    bands = np.asarray(THIRD_OCTAVE_BANDS_HZ)
-    mid = (bands >= 250.0) & (bands <= 4000.0)
-    diff -= diff[mid].mean()
-    return np.clip(diff, -EQ_LIMIT_DB, EQ_LIMIT_DB)
 
 
 def ambience_texture(mono: np.ndarray, sample_rate_hz: int) -> AmbienceTexture:
