@@ -41,8 +41,13 @@ def _log(msg: str) -> None:
 
 
 def target_stats(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = np.nanmean(targets, axis=0)
-    std = np.nanstd(targets, axis=0)
+    """Per-target mean and spread; a target with no value in the corpus gets (0, 1)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no ambience in a tiny corpus)
+        mean = np.nanmean(targets, axis=0)
+        std = np.nanstd(targets, axis=0)
     return np.nan_to_num(mean), np.where(np.isfinite(std) & (std > 1e-3), std, 1.0)
 
 
