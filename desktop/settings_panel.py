@@ -34,20 +34,10 @@ def engine_availability(name: str) -> tuple[bool, str]:
         engine.Settings(engine=name)
     except ValueError as exc:
         return False, str(exc)
-    if name == "match":
-        return True, ""
-    probe = getattr(engine, f"{name}_available", None)
-    if probe is None:
-        return False, f"the {name} engine is not available in this build yet"
     try:
-        result = probe()
+        return engine.engine_status(name)
     except Exception as exc:  # a broken install must not take the settings panel down
         return False, f"the {name} engine cannot start ({exc})"
-    if isinstance(result, tuple):
-        ok, reason = bool(result[0]), str(result[1]) if len(result) > 1 else ""
-    else:
-        ok, reason = bool(result), ""
-    return ok, reason or ("" if ok else f"the {name} engine is not available on this machine")
 
 
 class SettingsPanel(QWidget):

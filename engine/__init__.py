@@ -19,6 +19,7 @@ _LAZY = {
     "restyle": "engine.restyle",
     "restyle_file": "engine.restyle",
     "preview": "engine.restyle",
+    "engine_status": "engine.restyle",
     "BatchRunner": "engine.batch",
     "BatchReport": "engine.batch",
     "Plan": "engine.batch",

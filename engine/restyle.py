@@ -44,42 +44,41 @@ class SceneSource(Protocol):
     ambience_rate_hz: int
 
 
+def engine_status(name: str) -> tuple[bool, str]:
+    """(available, why not): the one answer the CLI, the evaluation and the desktop all ask.
+
+    The match engine is always there; the diffusion engine needs a checkpoint package (the
+    shipped one or $ROOMTONE_CHECKPOINT); any other name is not an engine of this build.
+    """
+    if name == "match":
+        return True, ""
+    if name == "diffusion":
+        from engine.diffusion.engine import CHECKPOINT_ENV, available_checkpoint
+
+        if available_checkpoint() is None:
+            return False, (f"the diffusion engine needs a trained checkpoint: none is shipped with this build and "
+                           f"${CHECKPOINT_ENV} is not set to one; use --engine match")
+        return True, ""
+    return False, f"the {name!r} engine is not available in this build; use --engine match"
+
+
 def make_renderer(preset: SceneSource, settings: Settings, source: SourceInfo, batcher=None) -> Renderer:
     """``batcher`` (engine.diffusion.throughput.WindowBatcher) pools diffusion windows across files."""
+    check_engine(settings)
     if settings.engine == "match":
         from engine.match import MatchRenderer
 
         return MatchRenderer(preset.profile, preset.ambience, preset.ambience_rate_hz, settings, source)
-    if settings.engine == "diffusion":
-        from engine.diffusion.engine import CHECKPOINT_ENV, DiffusionRenderer
+    from engine.diffusion.engine import DiffusionRenderer, available_checkpoint
 
-        checkpoint = _diffusion_checkpoint()
-        if checkpoint is None:
-            raise RoomtoneError(
-                f"the diffusion engine needs a trained checkpoint: none is shipped with this build and "
-                f"${CHECKPOINT_ENV} is not set to one; use --engine match"
-            )
-        return DiffusionRenderer(preset, settings, source, checkpoint, batcher=batcher)
-    raise RoomtoneError(
-        f"the {settings.engine!r} engine is not available in this build; use --engine match"
-    )
+    return DiffusionRenderer(preset, settings, source, available_checkpoint(), batcher=batcher)
 
 
 def check_engine(settings: Settings) -> None:
     """Raise the error make_renderer would raise for every file, once, before any work starts."""
-    if settings.engine == "diffusion" and _diffusion_checkpoint() is None:
-        from engine.diffusion.engine import CHECKPOINT_ENV
-
-        raise RoomtoneError(
-            f"the diffusion engine needs a trained checkpoint: none is shipped with this build and "
-            f"${CHECKPOINT_ENV} is not set to one; use --engine match"
-        )
-
-
-def _diffusion_checkpoint():
-    from engine.diffusion.engine import available_checkpoint
-
-    return available_checkpoint()
+    ok, why = engine_status(settings.engine)
+    if not ok:
+        raise RoomtoneError(why)
 
 
 def tail_frames(settings: Settings, sample_rate_hz: int) -> int:

@@ -16,7 +16,6 @@ import numpy as np
 from engine.errors import RoomtoneError
 from engine.evaluation.cases import EvalCase
 from engine.kit.scene import speech_activity
-from engine.render import SourceInfo
 from engine.settings import Settings
 
 DIFFUSION_SAMPLERS = ("ddim", "dpmpp")
@@ -141,25 +140,10 @@ class DiffusionEngine(MatchEngine):
 
 
 def diffusion_available() -> tuple[bool, str]:
-    """Whether this build can render with the diffusion engine, and why not.
+    """Whether this build can render with the diffusion engine, and why not (``engine_status``)."""
+    from engine.restyle import engine_status
 
-    Asked of ``engine.restyle.make_renderer`` itself, so the answer changes the day the engine is
-    wired in, without touching the evaluation.
-    """
-    from engine.restyle import make_renderer
-
-    class _Probe:
-        profile = None
-        ambience = np.zeros((1, 1), np.float32)
-        ambience_rate_hz = 48000
-
-    try:
-        make_renderer(_Probe(), Settings(engine="diffusion"), SourceInfo(48000, 1, 48000, -23.0))
-    except RoomtoneError as exc:
-        return False, str(exc)
-    except Exception as exc:  # an engine that exists but cannot start with a dummy preset
-        return True, f"probe raised {type(exc).__name__}; assuming available"
-    return True, ""
+    return engine_status("diffusion")
 
 
 def default_systems(quick: bool) -> tuple[list[System], list[tuple[str, str]]]:

@@ -45,17 +45,36 @@ def test_settings_persist_between_sessions(qtbot, library, tmp_path, temp_qsetti
     assert second.queue_panel.name_template() == "{stem}_v2"
 
 
-def test_diffusion_is_shown_but_disabled_until_the_engine_says_so(window):
+def test_the_shipped_diffusion_engine_is_offered(window):
+    """It ships (engine/diffusion/checkpoints) and the CLI runs it: the render settings must offer
+    it. One availability call (engine.engine_status) answers the CLI, the evaluation and the app."""
+    from engine.diffusion.engine import available_checkpoint
+    from engine.evaluation.systems import diffusion_available
+
+    assert available_checkpoint() is not None, "the diffusion checkpoint must ship with the package"
+    assert engine.engine_status("diffusion") == (True, "")
+    assert engine_availability("diffusion") == (True, "") == diffusion_available()
     combo = window.settings_panel.engine_combo
     assert [combo.itemData(i) for i in range(combo.count())] == list(engine.ENGINES)
-    ok, reason = engine_availability("diffusion")
     item = combo.model().item(combo.findData("diffusion"))
-    assert item.isEnabled() == ok
-    if not ok:
-        assert reason and item.toolTip() == reason
-        assert window.settings_panel.engine_note.isVisibleTo(window)
+    assert item.isEnabled() and "not available" not in item.text()
     assert window.settings_panel.settings().engine == "match"
-    assert not window.settings_panel.steps_spin.isEnabled()
+    assert not engine.engine_status("tape-echo")[0]
+
+
+def test_an_engine_without_its_checkpoint_is_shown_disabled_with_the_reason(monkeypatch, tmp_path, qtbot):
+    from engine.diffusion import engine as diffusion_engine
+    from presets import Library
+    from desktop.main_window import MainWindow
+
+    monkeypatch.setattr(diffusion_engine, "SHIPPED_CHECKPOINT", tmp_path / "missing")
+    monkeypatch.delenv(diffusion_engine.CHECKPOINT_ENV, raising=False)
+    ok, reason = engine_availability("diffusion")
+    assert not ok and "checkpoint" in reason
+    win = MainWindow(Library(tmp_path / "lib"))
+    qtbot.addWidget(win)
+    item = win.settings_panel.engine_combo.model().item(win.settings_panel.engine_combo.findData("diffusion"))
+    assert not item.isEnabled() and item.toolTip() == reason
 
 
 def test_preview_renders_an_ab_pair_and_playback_degrades_gracefully(window, qtbot, tmp_path):
