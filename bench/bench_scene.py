@@ -34,7 +34,7 @@ from engine.kit.geometry import HELD_OUT_FAMILIES, TRAIN_FAMILIES, simulate_room
 from engine.scene import analyse_reference  # noqa: E402
 from engine.scene.profile import OCTAVE_BANDS_HZ  # noqa: E402
 from engine.settings import Settings  # noqa: E402
-from engine.train.scene_corpus import HELD_OUT_AMBIENCES, _ambience_names, rir_truth  # noqa: E402
+from engine.train.scene_corpus import HELD_OUT_AMBIENCES, ambience_names, rir_truth  # noqa: E402
 
 CACHE = Path(os.environ.get("ROOMTONE_BENCH_CACHE", "/tmp/roomtone_scene_bench"))
 SR = 48000
@@ -55,7 +55,7 @@ def scene(index: int, seed: int, split: str = "heldout") -> dict:
     from scipy.signal import oaconvolve
 
     from engine.audio.loudness import integrated_loudness
-    from engine.kit.scene import _ambience
+    from engine.kit.scene import ambience_source
     from engine.kit.voices import talker_lines
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, SEED_OFFSET + index, split == "train"]))
@@ -79,9 +79,9 @@ def scene(index: int, seed: int, split: str = "heldout") -> dict:
     ref_dry = speech(float(rng.uniform(12.0, 15.0)))
     line = speech(8.0)
     wet = oaconvolve(ref_dry.astype(np.float64), rir.astype(np.float64))[: ref_dry.size]
-    names = sorted(HELD_OUT_AMBIENCES) if split == "heldout" else _ambience_names("train")
+    names = sorted(HELD_OUT_AMBIENCES) if split == "heldout" else ambience_names("train")
     amb_name = names[int(rng.integers(len(names)))]
-    amb = _ambience(amb_name, ref_dry.size / SR, SR, rng)[: ref_dry.size, 0].astype(np.float64)
+    amb = ambience_source(amb_name, ref_dry.size / SR, SR, rng)[: ref_dry.size, 0].astype(np.float64)
     snr_db = float(rng.uniform(5.0, 30.0))
     amb *= 10 ** ((integrated_loudness(wet[:, None], SR) - snr_db - integrated_loudness(amb[:, None], SR)) / 20)
     mix = wet + amb

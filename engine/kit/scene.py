@@ -113,7 +113,7 @@ def render_scene(
     gain = 10.0 ** (SPEECH_ACTIVE_RMS_DBFS / 20.0) / speech_rms
     wet *= gain
 
-    ambience = _fit_length(_ambience(spec.ambience, seconds, sample_rate_hz, ambience_rng), n_frames)
+    ambience = _fit_length(ambience_source(spec.ambience, seconds, sample_rate_hz, ambience_rng), n_frames)
     ambience = ambience[:, 0].astype(np.float64)
     ambience_rms = float(np.sqrt(np.mean(ambience**2))) if n_frames else 0.0
     if ambience_rms > 0.0:
@@ -189,7 +189,8 @@ def measured_snr_db(recording: SceneRecording) -> float:
     return float(20.0 * np.log10(speech_rms / ambience_rms))
 
 
-def _ambience(name: str, seconds: float, sample_rate_hz: int, rng: np.random.Generator) -> np.ndarray:
+def ambience_source(name: str, seconds: float, sample_rate_hz: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``SceneSpec.ambience`` name ('real:<name>', 'proc:<kind>', 'none') as (frames, 1) float32."""
     source, _, detail = name.partition(":")
     if name == "none":
         return np.zeros((int(round(seconds * sample_rate_hz)), 1), dtype=np.float32)

@@ -173,7 +173,7 @@ def without_direct(rir: np.ndarray, sample_rate_hz: int, half_window_ms: float =
     return h
 
 
-def _ambience_names(split: str) -> list[str]:
+def ambience_names(split: str) -> list[str]:
     from engine.kit.ambience import PROCEDURAL_KINDS, list_real_ambiences
 
     names = [f"real:{n}" for n in list_real_ambiences()] + [f"proc:{k}" for k in PROCEDURAL_KINDS]
@@ -225,21 +225,21 @@ def render_reference(
 
     from engine.audio.loudness import integrated_loudness
     from engine.kit.degrade import degrade
-    from engine.kit.scene import _ambience
+    from engine.kit.scene import ambience_source
     from engine.scene.features import band_levels_db
 
     sr = config.sample_rate_hz
     seconds = float(rng.uniform(config.min_seconds, config.max_seconds))
     dry = reference_speech(seconds, sr, rng, talkers)
     wet = oaconvolve(dry.astype(np.float64), rir.astype(np.float64))[: dry.size]
-    names = _ambience_names(config.split)
+    names = ambience_names(config.split)
     amb_name = names[int(rng.integers(len(names)))]
     if amb_name.startswith("proc:"):
         bed = _procedural_bed(amb_name, sr, int(rng.integers(4)))
         start = int(rng.integers(bed.size - dry.size))
         amb = bed[start : start + dry.size].astype(np.float64)
     else:
-        amb = _ambience(amb_name, seconds, sr, rng)[: dry.size, 0].astype(np.float64)
+        amb = ambience_source(amb_name, seconds, sr, rng)[: dry.size, 0].astype(np.float64)
     amb = np.pad(amb, (0, dry.size - amb.size))
     snr_db = float(rng.uniform(0.0, 35.0))
     wet_lufs = integrated_loudness(wet[:, None], sr)
@@ -260,10 +260,10 @@ def _procedural_bed(name: str, sample_rate_hz: int, variant: int) -> np.ndarray:
     Synthesising a fresh bed per reference cost more than simulating the room; four variants
     per kind and random 5-16 s windows keep the beds varied.
     """
-    from engine.kit.scene import _ambience
+    from engine.kit.scene import ambience_source
 
     seed = np.random.SeedSequence([zlib.crc32(name.encode()), variant])
-    return _ambience(name, 40.0, sample_rate_hz, np.random.default_rng(seed))[:, 0].copy()
+    return ambience_source(name, 40.0, sample_rate_hz, np.random.default_rng(seed))[:, 0].copy()
 
 
 def load_scene_corpus(folder: str | Path) -> tuple[list[np.ndarray], np.ndarray, list[dict]]:
