@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from engine.errors import AnalysisError, Cancelled, InputError, PresetError, RoomtoneError
+from engine.errors import AnalysisError, Cancelled, InputError, OutputError, PresetError, RoomtoneError
 from engine.progress import CancelToken, ProgressCallback, ProgressEvent
 from engine.settings import ENGINES, Settings
 
@@ -42,6 +42,7 @@ __all__ = [
     "CancelToken",
     "ENGINES",
     "InputError",
+    "OutputError",
     "PresetError",
     "ProgressCallback",
     "ProgressEvent",

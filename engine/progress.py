@@ -30,7 +30,7 @@ class CancelToken:
 @dataclass(frozen=True)
 class ProgressEvent:
     """kind: 'start' | 'file-start' | 'file-progress' | 'file-done' | 'file-skipped' |
-    'file-failed' | 'done' | 'stage' (analysis stages)."""
+    'file-failed' | 'file-warning' (e.g. the render clipped) | 'done' | 'stage' (analysis stages)."""
 
     kind: str
     fraction: float = 0.0  # overall progress 0..1
