@@ -102,6 +102,11 @@ def _build(config: EstimatorConfig):
     return SceneNet(config)
 
 
+def config_from_dict(raw: dict) -> EstimatorConfig:
+    """An EstimatorConfig from its JSON form (lists back to tuples), as packages and states store it."""
+    return EstimatorConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
+
 def build_network(config: EstimatorConfig):
     """The torch module for ``config`` (random weights): training and tests start here."""
     return _build(config)
@@ -177,8 +182,7 @@ def _load(directory: str) -> SceneEstimator:
     if not (d / CONFIG_FILE).is_file() or not (d / WEIGHTS_FILE).is_file():
         raise FileNotFoundError(f"no scene-estimator package in {d} (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
     meta = json.loads((d / CONFIG_FILE).read_text())
-    raw = meta["config"]
-    config = EstimatorConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    config = config_from_dict(meta["config"])
     module = build_network(config)
     module.load_state_dict(load_file(str(d / WEIGHTS_FILE)), strict=True)
     return SceneEstimator(module, config, str(meta["id"]))

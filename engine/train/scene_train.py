@@ -84,7 +84,7 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
     """Train on the corpus folders in ``data``; writes OUT/state (resumable), OUT/model (package), OUT/log.jsonl."""
     import torch
 
-    from engine.scene.estimator import EstimatorConfig, build_network, save_estimator
+    from engine.scene.estimator import EstimatorConfig, build_network, config_from_dict, save_estimator
     from engine.train.scene_corpus import load_scene_corpus, target_names
     from engine.train.state import has_state, load_state, save_state
 
@@ -106,7 +106,7 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
     state_dir = out / "state"
     if resume and has_state(state_dir):
         meta = json.loads((state_dir / "state.json").read_text())
-        mc = EstimatorConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["extra"]["model_config"].items()})
+        mc = config_from_dict(meta["extra"]["model_config"])
     else:
         if has_state(state_dir):
             raise FileExistsError(f"{out} already holds a training state; pass --resume or choose another --out")
