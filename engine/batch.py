@@ -360,17 +360,20 @@ class BatchRunner:
             result.results.append(FileResult(path, {}, "failed", reason))
             self._emit("file-failed", 0.0, path=path, message=f"{printable(path)}: {reason}", total=total)
         self._emit("start", 0.0, total=total)
-        if self.batch_windows > 0 and self.settings.engine == "diffusion" and plan.jobs:
-            file_results = self._run_pooled(plan.jobs, manifest)
-        else:
-            file_results = [self._run_one(index, total, job, manifest) for index, job in enumerate(plan.jobs)]
-        for file_result in file_results:
+        for file_result in self._render_jobs(plan.jobs, manifest):
             result.results.append(file_result)
             if file_result.status == "cancelled":
                 result.cancelled = True
         # a cancelled run ends where it stopped, not at 100 %
         self._emit("done", self._fraction if result.cancelled else 1.0, total=total, message=result.summary())
         return result
+
+    def _render_jobs(self, jobs: list[Job], manifest: dict) -> list[FileResult]:
+        """Every job's result in plan order; the one place a runner chooses where files render
+        (engine.farm.FarmRunner overrides it to send them to a cluster)."""
+        if self.batch_windows > 0 and self.settings.engine == "diffusion" and jobs:
+            return self._run_pooled(jobs, manifest)
+        return [self._run_one(index, len(jobs), job, manifest) for index, job in enumerate(jobs)]
 
     def _run_one(self, index: int, total: int, job: Job, manifest: dict, batcher=None) -> FileResult:
         if self.cancel.cancelled:
@@ -396,35 +399,10 @@ class BatchRunner:
 
     def _run_job(self, index: int, total: int, job: Job, manifest: dict, batcher=None) -> FileResult:
         src = str(job.source)
-        outputs = _strs(job.outputs)
-        key = outputs["mix"]
-        entry = manifest["files"].get(key)
-        base = index / max(total, 1)
         try:
-            if self._complete(job, entry):
-                self._emit("file-skipped", self._overall(index, 1.0, total), index=index, total=total, path=src,
-                           message=f"{printable(src)}: already rendered, skipped")
-                return FileResult(src, outputs, "skipped")
-            ours = entry is not None and entry.get("source") == src
-            existing = [p for p in job.outputs.values() if p.exists()]
-            reason = ""
-            if existing and not (self.overwrite or ours):
-                reason = f"output {printable(existing[0])} already exists; use --overwrite to replace it"
-            stale = self._stale(job, entry if ours else None)
-            foreign = [p for p in stale if not p[1]]
-            if foreign and not self.overwrite and not reason:
-                reason = (f"{printable(foreign[0][0])} is a stem of an earlier render that this run does not write "
-                          f"and would no longer match the mix; use --stems to render it again or --overwrite to "
-                          f"remove it")
-            if reason:
-                self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src,
-                           message=f"{printable(src)}: {reason}")
-                return FileResult(src, outputs, "failed", reason)
-            self._emit("file-start", base, index=index, total=total, path=src)
-            _remove_stale_partials(job)
-            for path, _ in stale:  # before the render: a new mix never sits beside the old stems
-                path.unlink(missing_ok=True)
-            self._record(manifest, key, self._entry(job, "running"))
+            early = self._start_job(index, total, job, manifest)
+            if early is not None:
+                return early
 
             def on_fraction(f: float) -> None:
                 self._emit("file-progress", self._overall(index, f, total), file_fraction=f, index=index,
@@ -432,27 +410,68 @@ class BatchRunner:
 
             report = restyle_file(job.source, job.outputs, self.preset, self.settings, on_fraction, self.cancel,
                                   batcher, self.level)
+        except Cancelled:
+            return self._cancelled_job(manifest, job)
         except OutputError:  # the manifest cannot be kept: no file after this one could be resumed
             raise
-        except Cancelled:
-            self._record(manifest, key, self._entry(job, "cancelled"))
-            return FileResult(src, outputs, "cancelled")
-        except RoomtoneError as exc:
-            return self._failed(manifest, job, index, total, exc.reason if isinstance(exc, InputError) else str(exc))
-        except OSError as exc:
-            return self._failed(manifest, job, index, total, describe_os_error(exc))
-        except (MemoryError, ValueError, RuntimeError) as exc:
-            return self._failed(manifest, job, index, total, f"{type(exc).__name__}: {exc}")
+        except FILE_ERRORS as exc:
+            return self._failed(manifest, job, index, total, failure_reason(exc))
+        return self._finish_job(index, total, job, manifest, report.clip_warning(job.outputs))
+
+    def _start_job(self, index: int, total: int, job: Job, manifest: dict) -> FileResult | None:
+        """Everything before the render, on the machine that keeps the manifest: skip what is complete,
+        refuse what would replace others' files, clear a killed run's leftovers, record 'running'.
+        Returns the file's result when it is not to be rendered, None when it is."""
+        src = str(job.source)
+        outputs = _strs(job.outputs)
+        key = outputs["mix"]
+        entry = manifest["files"].get(key)
+        if self._complete(job, entry):
+            self._emit("file-skipped", self._overall(index, 1.0, total), index=index, total=total, path=src,
+                       message=f"{printable(src)}: already rendered, skipped")
+            return FileResult(src, outputs, "skipped")
+        ours = entry is not None and entry.get("source") == src
+        existing = [p for p in job.outputs.values() if p.exists()]
+        reason = ""
+        if existing and not (self.overwrite or ours):
+            reason = f"output {printable(existing[0])} already exists; use --overwrite to replace it"
+        stale = self._stale(job, entry if ours else None)
+        foreign = [p for p in stale if not p[1]]
+        if foreign and not self.overwrite and not reason:
+            reason = (f"{printable(foreign[0][0])} is a stem of an earlier render that this run does not write "
+                      f"and would no longer match the mix; use --stems to render it again or --overwrite to "
+                      f"remove it")
+        if reason:
+            self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src,
+                       message=f"{printable(src)}: {reason}")
+            return FileResult(src, outputs, "failed", reason)
+        self._emit("file-start", index / max(total, 1), index=index, total=total, path=src)
+        _remove_stale_partials(job)
+        for path, _ in stale:  # before the render: a new mix never sits beside the old stems
+            path.unlink(missing_ok=True)
+        self._record(manifest, key, self._entry(job, "running"))
+        return None
+
+    def _finish_job(self, index: int, total: int, job: Job, manifest: dict, warning: str | None,
+                    worker: str = "") -> FileResult:
+        """Record a rendered file ('done', its clip warning, where it rendered) and say so."""
+        src = str(job.source)
         done = self._entry(job, "done")
-        warning = report.clip_warning(job.outputs)
         if warning:
             done["warning"] = warning
-        self._record(manifest, key, done)
+        if worker:
+            done["worker"] = worker
+        self._record(manifest, _strs(job.outputs)["mix"], done)
         if warning:
             self._emit("file-warning", self._overall(index, 1.0, total), file_fraction=1.0, index=index, total=total,
-                       path=src, message=warning)
-        self._emit("file-done", self._overall(index, 1.0, total), file_fraction=1.0, index=index, total=total, path=src)
-        return FileResult(src, outputs, "done", warning=warning or "")
+                       path=src, message=warning, worker=worker)
+        self._emit("file-done", self._overall(index, 1.0, total), file_fraction=1.0, index=index, total=total, path=src,
+                   worker=worker)
+        return FileResult(src, _strs(job.outputs), "done", warning=warning or "")
+
+    def _cancelled_job(self, manifest: dict, job: Job) -> FileResult:
+        self._record(manifest, _strs(job.outputs)["mix"], self._entry(job, "cancelled"))
+        return FileResult(str(job.source), _strs(job.outputs), "cancelled")
 
     def _stale(self, job: Job, entry: dict | None) -> list[tuple[Path, bool]]:
         """Existing files of the input's output set that this run does not write, each with whether
@@ -467,19 +486,19 @@ class BatchRunner:
                 continue
         return found
 
-    def _failed(self, manifest: dict, job: Job, index: int, total: int, reason: str) -> FileResult:
+    def _failed(self, manifest: dict, job: Job, index: int, total: int, reason: str, worker: str = "") -> FileResult:
         src = str(job.source)
         entry = self._entry(job, "failed")
         entry["error"] = reason
         self._record(manifest, _strs(job.outputs)["mix"], entry)
         self._emit("file-failed", self._overall(index, 1.0, total), index=index, total=total, path=src,
-                   message=f"{printable(src)}: {reason}")
+                   message=f"{printable(src)}: {reason}", worker=worker)
         return FileResult(src, _strs(job.outputs), "failed", reason)
 
     def _complete(self, job: Job, entry: dict | None) -> bool:
         if self.overwrite or not entry or entry.get("status") != "done":
             return False
-        kept = {k: v for k, v in entry.items() if k != "warning"}
+        kept = {k: v for k, v in entry.items() if k not in ("warning", "worker")}  # facts of the render, not its inputs
         same = kept == {**self._entry(job, "done"), "finished_utc": entry.get("finished_utc")}
         return same and all(p.is_file() for p in job.outputs.values()) and not self._stale(job, entry)
 
@@ -547,6 +566,22 @@ class BatchRunner:
     def _emit(self, kind: str, fraction: float, **kw: object) -> None:
         with self._lock:  # one event at a time, whichever file thread sends it
             report(self.progress, ProgressEvent(kind, fraction=fraction, **kw))  # type: ignore[arg-type]
+
+
+# What one file's render may raise that is that file's failure, not the batch's.
+FILE_ERRORS = (RoomtoneError, OSError, MemoryError, ValueError, RuntimeError)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The one-line reason an `error: FILE: REASON` line gives for an exception of FILE_ERRORS,
+    the same wherever the file rendered (here or on a farm worker)."""
+    if isinstance(exc, InputError):
+        return exc.reason
+    if isinstance(exc, OSError):
+        return describe_os_error(exc)
+    if isinstance(exc, RoomtoneError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def files_in_flight(batch_windows: int, jobs: int) -> int:

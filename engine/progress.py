@@ -39,6 +39,7 @@ class ProgressEvent:
     total: int = 0
     path: str = ""
     message: str = ""
+    worker: str = ""  # render farm: the worker that rendered or failed the file ('' = this machine)
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
