@@ -186,10 +186,16 @@ def cmd_restyle(args: argparse.Namespace) -> Exit:
 
     preset = _library(args).get(args.preset)
     settings = _settings(args)
-    with _Progress(args, "restyling") as bar:
-        runner = BatchRunner(preset, settings, args.out, overwrite=args.overwrite,
-                             name_template=args.name_template, progress=bar.event, cancel=bar.cancel,
-                             batch_windows=args.batch_windows)
+    farm = {}
+    if args.ray is not None:  # the render farm (engine.farm); without --ray, a local batch as ever
+        from engine.farm import FarmRunner
+        from engine.farm.cluster import check_ray_address
+
+        farm = {"address": check_ray_address(args.ray), "workers": args.ray_workers}
+    with _Progress(args, "restyling", count_files=bool(farm)) as bar:
+        runner = (FarmRunner if farm else BatchRunner)(
+            preset, settings, args.out, overwrite=args.overwrite, name_template=args.name_template,
+            progress=bar.event, cancel=bar.cancel, batch_windows=args.batch_windows, **farm)
         plan = runner.plan(args.inputs)
         for note in plan.notes:
             bar.write(f"note: {note}")
@@ -337,9 +343,10 @@ class _Progress:
     """A tqdm bar fed by engine progress events; Ctrl-C sets the cancel token. While the bar is
     shown, prints and log records from anywhere come out on their own lines above it."""
 
-    def __init__(self, args: argparse.Namespace, label: str) -> None:
+    def __init__(self, args: argparse.Namespace, label: str, count_files: bool = False) -> None:
         self.quiet = args.quiet
         self.label = label
+        self.counts: dict[str, int] | None = {"done": 0, "failed": 0} if count_files else None  # farm runs
         self.cancel = CancelToken()
         self.bar = None
         self._streams: tuple | None = None
@@ -371,13 +378,24 @@ class _Progress:
             return
         self.bar.n = int(round(1000 * min(max(e.fraction, 0.0), 1.0)))
         if e.path:
-            self.bar.set_postfix_str(printable(Path(e.path).name), refresh=False)
+            self.bar.set_postfix_str(self._postfix(e), refresh=False)
         if e.kind == "stage" and e.message:
             self.bar.set_postfix_str(e.message, refresh=False)
         if e.kind in ("file-failed", "file-skipped", "file-warning") and e.message:
             prefix = {"file-failed": "error: ", "file-warning": "warning: "}.get(e.kind, "")
             self.write(prefix + e.message)
         self.bar.refresh()
+
+    def _postfix(self, e: ProgressEvent) -> str:
+        """The file's name; on a farm also the files done and failed so far and the worker it was on."""
+        name = printable(Path(e.path).name)
+        if self.counts is None:
+            return name
+        kind = {"file-done": "done", "file-failed": "failed"}.get(e.kind)
+        if kind:
+            self.counts[kind] += 1
+        where = f" on {printable(e.worker)}" if e.worker else ""
+        return f"{self.counts['done']} done, {self.counts['failed']} failed | {name}{where}"
 
     def write(self, text: str) -> None:
         self._write_line(text, self._stderr)
@@ -572,6 +590,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch-windows", type=_number(int, 0), default=0, metavar="N",
                    help="diffusion throughput mode: render several files at once, pooling up to N windows per "
                         "network batch (0 = file by file; try 64-256 on a GPU)")
+    r.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="render on a Ray cluster: HOST:PORT of a running one (`ray start --head`), or 'local' to "
+                        "start one in this process (default: this machine, no Ray; needs roomtone[farm])")
+    r.add_argument("--ray-workers", type=_number(int, 0), default=0, metavar="N",
+                   help="with --ray: files rendering at once (match) or model workers (diffusion); 0 = one per CPU "
+                        "of the cluster, one per GPU for diffusion")
     r.set_defaults(func=cmd_restyle)
 
     v = sub.add_parser("preview", help="render a short excerpt to listen to before a long render",
