@@ -36,8 +36,10 @@ class BatchController(QObject):
     def running(self) -> bool:
         return self.task is not None and self.task.running
 
-    def start(self, rows: list[int], preset, settings: engine.Settings, out_dir: Path, name_template: str) -> bool:
-        """Queue `rows` for rendering; folders dropped on the queue are mirrored under out_dir."""
+    def start(self, rows: list[int], preset, settings: engine.Settings, out_dir: Path, name_template: str,
+              render_on: str | None = None) -> bool:
+        """Queue `rows` for rendering; folders dropped on the queue are mirrored under out_dir.
+        `render_on`: None = this machine, else a Ray cluster address (engine.FarmRunner)."""
         if self.running or not rows:
             return False
         self._rows = sorted(rows)
@@ -53,8 +55,11 @@ class BatchController(QObject):
             for folder, paths in groups.items():
                 if cancel.cancelled:
                     break
-                runner = engine.BatchRunner(preset, settings, folder, name_template=name_template,
-                                            progress=progress, cancel=cancel)
+                common = dict(name_template=name_template, progress=progress, cancel=cancel)
+                if render_on is None:
+                    runner = engine.BatchRunner(preset, settings, folder, **common)
+                else:
+                    runner = engine.FarmRunner(preset, settings, folder, render_on, **common)
                 reports.append(runner.run(runner.plan(paths)))
             return reports
 
@@ -64,8 +69,9 @@ class BatchController(QObject):
         self.task.signals.failed.connect(self._on_failed)
         self.task.signals.ended.connect(self._on_ended)
         self.running_changed.emit(True)
+        where = f" on the Ray cluster at {render_on}" if render_on else ""
         self.log.emit("info", "", f"rendering {len(self._rows)} file(s) with preset {getattr(preset, 'name', '?')!r} "
-                                  f"to {out_dir}")
+                                  f"to {out_dir}{where}")
         return True
 
     def cancel(self) -> None:
@@ -85,6 +91,8 @@ class BatchController(QObject):
                 self.model.update(row, status=RUNNING, progress=ev.file_fraction)
             elif ev.kind == "file-done":
                 self.model.update(row, status=DONE, progress=1.0)
+                if ev.worker:  # rendered on a farm: say where
+                    self.log.emit("info", ev.path, f"rendered on {ev.worker}")
             elif ev.kind == "file-warning":
                 self.log.emit("warning", ev.path, ev.message)
             elif ev.kind == "file-skipped":

@@ -111,10 +111,12 @@ class MainWindow(QMainWindow):
             return False
         try:
             settings = self.settings_panel.settings(stems=self.queue_panel.stems())
+            render_on = self.settings_panel.render_on()
         except ValueError as exc:
             self.log("error", "", f"settings are not valid: {exc}")
             return False
-        return self.batch.start(rows, preset, settings, self.queue_panel.out_dir(), self.queue_panel.name_template())
+        return self.batch.start(rows, preset, settings, self.queue_panel.out_dir(), self.queue_panel.name_template(),
+                                render_on=render_on)
 
     def retry_failed(self) -> bool:
         rows = self.queue_model.rows_with_status(FAILED)

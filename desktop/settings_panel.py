@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -87,6 +88,7 @@ class SettingsPanel(QWidget):
         for w in (self.seed_spin, self.steps_spin):
             w.valueChanged.connect(self.changed)
         self.engine_combo.currentIndexChanged.connect(self._on_engine)
+        self._render_on_controls()
 
         form = QFormLayout()
         form.addRow("Engine", self.engine_combo)
@@ -99,6 +101,8 @@ class SettingsPanel(QWidget):
         form.addRow("Seed", self.seed_spin)
         form.addRow("Steps", self.steps_spin)
         form.addRow("Guidance", self.guidance_spin)
+        form.addRow("Render on", self.render_on_combo)
+        form.addRow("", self.ray_address_edit)
 
         self.preview_button = QPushButton("Preview 10 s", self)
         self.preview_button.setToolTip("Render a 10 s excerpt of the selected queue file with the selected preset")
@@ -143,6 +147,39 @@ class SettingsPanel(QWidget):
         s.setSuffix(suffix)
         s.setToolTip(tip)
         return s
+
+    def _render_on_controls(self) -> None:
+        """'Render on': this machine, or a Ray cluster at an address (engine.FarmRunner)."""
+        self.render_on_combo = QComboBox(self)
+        self.render_on_combo.addItem("This machine", "local-machine")
+        self.render_on_combo.addItem("Ray cluster", "ray")
+        ok, reason = engine.farm_status()
+        item = self.render_on_combo.model().item(1)
+        if not ok:
+            item.setEnabled(False)
+            item.setText("Ray cluster – not available")
+            item.setToolTip(reason)
+        self.ray_address_edit = QLineEdit(self)
+        self.ray_address_edit.setPlaceholderText("HOST:PORT of the cluster, or local")
+        self.ray_address_edit.setToolTip("The address `ray start --head` printed (e.g. 127.0.0.1:6379), or 'local' "
+                                         "to start a cluster of this machine for the run")
+        self.render_on_combo.currentIndexChanged.connect(self._on_render_on)
+        self.ray_address_edit.textChanged.connect(self.changed)
+        self._on_render_on()
+
+    def _on_render_on(self, *_args) -> None:
+        self.ray_address_edit.setEnabled(self.render_on_combo.currentData() == "ray")
+        self.changed.emit()
+
+    def render_on(self) -> str | None:
+        """None for this machine, else the Ray address; raises ValueError (one line) for a bad one."""
+        if self.render_on_combo.currentData() != "ray":
+            return None
+        address = self.ray_address_edit.text().strip() or "local"
+        try:
+            return engine.check_ray_address(address)
+        except engine.RoomtoneError as exc:
+            raise ValueError(str(exc).replace("--ray ", "Render on: ", 1)) from None
 
     def engine_name(self) -> str:
         return self.engine_combo.currentData() or "match"
@@ -197,6 +234,8 @@ class SettingsPanel(QWidget):
         qs.setValue("settings/seed", self.seed_spin.value())
         qs.setValue("settings/steps", self.steps_spin.value())
         qs.setValue("settings/guidance", self.guidance_spin.value())
+        qs.setValue("settings/render_on", self.render_on_combo.currentData())
+        qs.setValue("settings/ray_address", self.ray_address_edit.text())
 
     def restore_state(self, qs: QSettings) -> None:
         name = str(qs.value("settings/engine", "match"))
@@ -210,3 +249,7 @@ class SettingsPanel(QWidget):
         self.seed_spin.setValue(qs.value("settings/seed", self.seed_spin.value(), type=int))
         self.steps_spin.setValue(qs.value("settings/steps", self.steps_spin.value(), type=int))
         self.guidance_spin.setValue(qs.value("settings/guidance", self.guidance_spin.value(), type=float))
+        self.ray_address_edit.setText(str(qs.value("settings/ray_address", "")))
+        where = self.render_on_combo.findData(str(qs.value("settings/render_on", "local-machine")))
+        if where >= 0 and self.render_on_combo.model().item(where).isEnabled():
+            self.render_on_combo.setCurrentIndex(where)
