@@ -61,7 +61,7 @@ def connected(address: str, num_cpus: int | None = None) -> Iterator[ModuleType]
     options = dict(log_to_driver=False, logging_level=logging.WARNING, configure_logging=True)
     try:
         if address == LOCAL:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, **options)
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **options)  # always a new one
         else:
             ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:

@@ -33,6 +33,20 @@ CPUS_PER_CPU_ACTOR = 4  # a diffusion actor on a CPU-only cluster: torch's threa
 POLL_S = 0.2  # how often the driver looks at the cancel token while waiting for answers
 
 
+@dataclass
+class FarmStats:
+    """Where a farm batch's time went, for the bench and for sizing a farm (bench/RESULTS.md)."""
+
+    files: int = 0  # answered by a worker
+    render_s: float = 0.0  # summed time inside restyle_file on the workers
+    in_flight_s: float = 0.0  # summed time from sending a file to reading its answer
+
+    @property
+    def overhead_s_per_file(self) -> float:
+        """Scheduling, transfer and answer latency per file: in flight minus rendering."""
+        return (self.in_flight_s - self.render_s) / self.files if self.files else 0.0
+
+
 class FarmRunner(BatchRunner):
     """A BatchRunner whose files render on a Ray cluster at `address` ('local' = start one here)."""
 
@@ -45,6 +59,7 @@ class FarmRunner(BatchRunner):
         super().__init__(preset, settings, out_dir, **kwargs)
         self.address = address
         self.workers = int(workers)
+        self.stats = FarmStats()
 
     def _render_jobs(self, jobs: list[Job], manifest: dict) -> list[FileResult]:
         if not jobs:
@@ -167,6 +182,7 @@ class _InFlight:
     index: int
     job: Job
     slot: Any
+    sent: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -252,6 +268,10 @@ class _Dispatch:
             self.results[item.index] = runner._failed(self.manifest, item.job, item.index, total, reason)
             return
         _remove_stale_partials(item.job)  # what an earlier, dead attempt left
+        stats = runner.stats
+        stats.files += 1
+        stats.render_s += outcome.render_s
+        stats.in_flight_s += time.perf_counter() - item.sent
         if outcome.status == "done":
             result = runner._finish_job(item.index, total, item.job, self.manifest, outcome.warning, outcome.worker)
         elif outcome.status == "failed":

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 
 from engine.batch import FILE_ERRORS, Job, failure_reason
@@ -34,6 +35,7 @@ class Outcome:
     worker: str
     reason: str = ""
     warning: str = ""
+    render_s: float = 0.0  # time in restyle_file; the rest of a file's time in flight is the farm's overhead
 
 
 class RayCancel(CancelToken):
@@ -73,14 +75,15 @@ def worker_name() -> str:
 
 def render(job: Job, preset: SceneSource, settings: Settings, level: SpeechLevel, batcher=None) -> Outcome:
     """Render one planned job; its outputs appear atomically or not at all."""
-    worker = worker_name()
+    worker, start = worker_name(), time.perf_counter()
     try:
         report = restyle_file(job.source, job.outputs, preset, settings, None, RayCancel(), batcher, level)
     except (Cancelled, KeyboardInterrupt):  # restyle_file has removed its temporaries
         return Outcome("cancelled", worker)
     except FILE_ERRORS as exc:
-        return Outcome("failed", worker, reason=failure_reason(exc))
-    return Outcome("done", worker, warning=report.clip_warning(job.outputs) or "")
+        return Outcome("failed", worker, reason=failure_reason(exc), render_s=time.perf_counter() - start)
+    return Outcome("done", worker, warning=report.clip_warning(job.outputs) or "",
+                   render_s=time.perf_counter() - start)
 
 
 def speech_level(batch_key: str, preset: SceneSource, settings: Settings) -> SpeechLevel:
