@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 SIZES = ("tiny", "small", "paper")
+# What the model renders: "full" = the whole scene recording (the paper), "residual" = only what the
+# scene adds to the dialogue's direct path, as two stems (engine.diffusion.engine).
+FORMULATIONS = ("full", "residual")
+RESIDUAL_STEMS = ("reverb", "ambience")
 CONDITION_MODES = ("audio", "visual", "audio-visual")
 BETA_SCHEDULES = ("linear", "scaled_linear")
 
@@ -199,6 +203,10 @@ class UNetConfig(_Config):
     # eps = noisy_latent + network(...): see LatentUNet. False (the field's default) is the plain
     # network, so packages written before the field existed load unchanged; every named size sets it.
     noise_skip: bool = False
+    # Latents denoised together, stacked on the channel axis: 1 for the paper's full signal, 2 for
+    # the residual formulation's reverb and ambience (StylizerConfig.formulation). The enhanced
+    # input's latent is always one latent_channels-wide latent.
+    stems: int = 1
 
     _SIZES: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"noise_skip": True},
@@ -218,10 +226,15 @@ class UNetConfig(_Config):
                    f"base_channels*{m} must be divisible by norm_groups={self.norm_groups}")
         _check(self.num_heads > 0 and self.head_dim > 0, "num_heads and head_dim must be positive")
         _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
+        _check(self.stems >= 1, f"stems must be >= 1, got {self.stems}")
+
+    @property
+    def noisy_channels(self) -> int:
+        return self.stems * self.latent_channels
 
     @property
     def in_channels(self) -> int:
-        return 2 * self.latent_channels
+        return self.noisy_channels + self.latent_channels
 
     @property
     def size_multiple(self) -> int:
@@ -284,8 +297,12 @@ class StylizerConfig(_Config):
     unet: UNetConfig = field(default_factory=UNetConfig)
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    formulation: str = "full"  # packages written before the field existed are full-signal models
 
     def __post_init__(self) -> None:
+        _check(self.formulation in FORMULATIONS, f"formulation must be one of {FORMULATIONS}, got {self.formulation!r}")
+        want = len(RESIDUAL_STEMS) if self.formulation == "residual" else 1
+        _check(self.unet.stems == want, f"a {self.formulation} model denoises {want} latent(s); unet.stems is {self.unet.stems}")
         _check(self.unet.latent_channels == self.vae.latent_channels,
                f"unet.latent_channels {self.unet.latent_channels} != vae.latent_channels {self.vae.latent_channels}")
         _check(self.unet.context_dim == self.condition.context_dim,
@@ -296,8 +313,17 @@ class StylizerConfig(_Config):
                "mel.n_mels must be a multiple of the VAE compression")
 
     @classmethod
-    def named(cls, size: str) -> "StylizerConfig":
+    def named(cls, size: str, formulation: str = "full") -> "StylizerConfig":
         if size not in SIZES:
             raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+        if formulation not in FORMULATIONS:
+            raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
+        stems = len(RESIDUAL_STEMS) if formulation == "residual" else 1
+        unet = dataclasses.replace(UNetConfig.named(size), stems=stems)
         return cls(mel=MelConfig(), vae=VAEConfig.named(size), condition=ConditionEncoderConfig.named(size),
-                   unet=UNetConfig.named(size), vocoder=VocoderConfig.named(size), diffusion=DiffusionConfig())
+                   unet=unet, vocoder=VocoderConfig.named(size), diffusion=DiffusionConfig(), formulation=formulation)
+
+    @property
+    def stem_names(self) -> tuple[str, ...]:
+        """What the model's latent channels hold, in order: ("mix",) or RESIDUAL_STEMS."""
+        return RESIDUAL_STEMS if self.formulation == "residual" else ("mix",)

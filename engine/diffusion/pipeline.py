@@ -42,9 +42,12 @@ def make_sampler(name: str, config: StylizerConfig) -> Sampler:
 
 @dataclass(frozen=True)
 class StylizerOutput:
-    latent: Tensor  # (B, latent_channels, mels/4, frames/4), diffusion-scaled
-    mel: Tensor | None = None  # (B, n_mels, frames) log-mel
-    wave: Tensor | None = None  # (B, samples) at the mel's sample rate
+    """A full-formulation model's mel and wave are (B, n_mels, frames) and (B, samples); a residual
+    one's have a stem axis after the batch: (B, stems, ...) in StylizerConfig.stem_names order."""
+
+    latent: Tensor  # (B, stems * latent_channels, mels/4, frames/4), diffusion-scaled
+    mel: Tensor | None = None  # log-mel
+    wave: Tensor | None = None  # at the mel's sample rate
 
 
 class StylizerPipeline:
@@ -53,7 +56,7 @@ class StylizerPipeline:
     def __init__(self, vae: MelVAE, unet: LatentUNet, cond_encoder: ConditionEncoder, vocoder: VocosVocoder,
                  mel: MelFrontEnd, sampler: Sampler, backend: Backend | None = None) -> None:
         """``backend`` (engine.runtime) runs the networks; None runs these modules in torch as they are."""
-        if unet.config.latent_channels != vae.config.latent_channels:
+        if unet.config.latent_channels != vae.config.latent_channels:  # per stem
             raise ValueError("unet and vae disagree on latent_channels")
         if unet.config.context_dim != cond_encoder.config.context_dim:
             raise ValueError("unet and cond_encoder disagree on context_dim")
@@ -68,6 +71,16 @@ class StylizerPipeline:
         mel = MelFrontEnd(model.config.mel).to(device)
         return cls(model.vae, model.unet, model.cond_encoder, model.vocoder, mel,
                    sampler or make_sampler("ddim", model.config), backend)
+
+    @property
+    def stems(self) -> int:
+        """Latents the U-Net denoises together (1: the full formulation, 2: reverb and ambience)."""
+        return self.unet.config.stems
+
+    def noise_shape(self, enhanced_latent: Tensor) -> tuple[int, ...]:
+        """The sampled latent's shape for an enhanced latent (B, C, F, T): (B, stems * C, F, T)."""
+        b, c, f, t = enhanced_latent.shape
+        return b, self.stems * c, f, t
 
     @property
     def device(self) -> torch.device:
@@ -102,6 +115,8 @@ class StylizerPipeline:
         batch = latent.shape[0]
         unet, null_like = (self.backend.denoise, self.backend.null_like) if self.backend is not None \
             else (self.unet, self.cond_encoder.null_like)
+        if guidance_scale == 1.0:  # the conditional prediction alone: skip the unconditional half of the batch
+            return unet(latent, enhanced_latent, timestep, condition)
         eps_u, eps_c = unet(torch.cat([latent, latent]), torch.cat([enhanced_latent, enhanced_latent]),
                             timestep, torch.cat([null_like(condition), condition])).split(batch)
         # Algebraically eps_u + g (eps_c - eps_u); written around eps_c so g = 1 returns it bit for bit.
@@ -109,15 +124,24 @@ class StylizerPipeline:
 
     @torch.no_grad()
     def decode(self, latent: Tensor, num_frames: int | None = None) -> Tensor:
-        """Diffusion latent -> log-mel (B, n_mels, frames), cropped to num_frames."""
+        """Diffusion latent -> log-mel (B, n_mels, frames) (stems > 1: (B, stems, n_mels, frames)),
+        cropped to num_frames. Each stem's latent is decoded on its own, in one batch."""
         decode = self.backend.decode if self.backend is not None else self.vae.decode
-        mel = decode(latent / self.vae.config.latent_scale)[:, 0]
-        return mel[:, : self.mel.config.n_mels, :num_frames]
+        b, s = latent.shape[0], self.stems
+        flat = latent.reshape(b * s, latent.shape[1] // s, *latent.shape[2:])
+        mel = decode(flat / self.vae.config.latent_scale)[:, 0]
+        mel = mel[:, : self.mel.config.n_mels, :num_frames]
+        return mel if s == 1 else mel.reshape(b, s, *mel.shape[1:])
 
     @torch.no_grad()
     def vocode(self, mel: Tensor) -> Tensor:
-        """Log-mel (B, n_mels, frames) -> wave (B, frames * hop) at the mel's rate."""
-        return self.backend.vocode(mel) if self.backend is not None else self.vocoder(mel)
+        """Log-mel (B, n_mels, frames) -> wave (B, frames * hop) at the mel's rate; a stem axis
+        (B, stems, n_mels, frames) is kept: (B, stems, samples)."""
+        vocode = self.backend.vocode if self.backend is not None else self.vocoder
+        if mel.ndim == 4:
+            b, s = mel.shape[:2]
+            return vocode(mel.reshape(b * s, *mel.shape[2:])).reshape(b, s, -1)
+        return vocode(mel)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -187,7 +211,7 @@ class StylizerPipeline:
             generator.seed()
         else:
             generator.manual_seed(seed)
-        noise = torch.randn(enhanced_latent.shape, generator=generator, dtype=torch.float32)
+        noise = torch.randn(self.noise_shape(enhanced_latent), generator=generator, dtype=torch.float32)
         latent = noise.to(self.device, self.dtype)
         self.sampler.set_timesteps(steps)
         for i, t in enumerate(self.sampler.timesteps):
@@ -204,7 +228,7 @@ class StylizerPipeline:
         if output == "mel":
             return StylizerOutput(latent=latent, mel=mel)
         wave = self.vocode(mel)
-        return StylizerOutput(latent=latent, mel=mel, wave=wave[:, :num_samples] if num_samples else wave)
+        return StylizerOutput(latent=latent, mel=mel, wave=wave[..., :num_samples] if num_samples else wave)
 
 
 def _describe(value: object) -> str:

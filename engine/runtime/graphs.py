@@ -56,7 +56,7 @@ def graph_specs(config: StylizerConfig) -> dict[str, GraphSpec]:
             "unet", ("noisy_latent", "enhanced_latent", "timestep", "context"), ("eps",),
             {"noisy_latent": {0: "batch", 3: "latent_frames"}, "enhanced_latent": {0: "batch", 3: "latent_frames"},
              "timestep": {0: "batch"}, "context": {0: "batch", 1: "tokens"}, "eps": {0: "batch", 3: "latent_frames"}},
-            {"noisy_latent": (2, c, lat_f, lat_t), "enhanced_latent": (2, c, lat_f, lat_t), "timestep": (2,),
+            {"noisy_latent": (2, u.noisy_channels, lat_f, lat_t), "enhanced_latent": (2, c, lat_f, lat_t), "timestep": (2,),
              "context": (2, tokens, u.context_dim)},
             u.size_multiple),
         "vae_encoder": GraphSpec(

@@ -32,7 +32,13 @@ def _add_prepare_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_stage_args(p: argparse.ArgumentParser, with_steps: bool = True) -> None:
-    p.add_argument("--data", required=True, metavar="DIR", help="a corpus folder with a prepared cache, or the cache")
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="a corpus folder with a prepared cache, the cache, or a scene-pairs bank")
+    p.add_argument("--formulation", choices=("full", "residual"), default=None,
+                   help="what the model renders: the whole scene (the paper) or only the scene's reverb and "
+                        "ambience (default: residual on a scene-pairs bank, full on a pretext cache)")
+    p.add_argument("--init", metavar="DIR", default=None,
+                   help="start from the matching weights of this stylizer package (fine-tuning)")
     p.add_argument("--size", choices=("tiny", "small", "paper"), default="tiny")
     if with_steps:
         p.add_argument("--steps", type=int, required=True, help="total optimiser steps (resume continues to this)")
@@ -78,8 +84,6 @@ def register(subparsers) -> None:
         if name == "ldm":
             p.add_argument("--vae", metavar="DIR", default=None,
                            help="trained VAE package (default: OUT/../vae/model)")
-            p.add_argument("--init", metavar="DIR", default=None,
-                           help="start the U-Net and condition encoder from this stylizer package (fine-tuning)")
 
     p = sub.add_parser("all", help="prepare if needed, train vae -> vocoder -> ldm, write OUT/stylizer")
     _add_stage_args(p)
@@ -87,6 +91,15 @@ def register(subparsers) -> None:
     p.add_argument("--vocoder-steps", type=int, default=None)
     p.add_argument("--ldm-steps", type=int, default=None)
     _add_prepare_args(p)
+
+    p = sub.add_parser("scene-pairs", help="render the bank of rooms, voices and beds that supervised "
+                                           "dry -> scene pairs are drawn from on the fly (resumable)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--rooms", type=int, default=800, help="simulated rooms (default 800, 2 microphones each)")
+    p.add_argument("--talkers", type=int, default=200, help="synthetic talkers (default 200, 6 lines each)")
+    p.add_argument("--split", choices=("train", "heldout"), default="train")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
 
     p = sub.add_parser("scene-corpus", help="render the scene estimator's corpus (features + truth per room; resumable)")
     p.add_argument("--out", required=True, metavar="DIR")
@@ -129,6 +142,12 @@ def run(args: argparse.Namespace) -> int:
         return _stage(args, cmd, args.steps, Path(args.out))
     if cmd == "all":
         return _all(args)
+    if cmd == "scene-pairs":
+        from engine.train.scene_pairs import BankConfig, build_bank
+
+        build_bank(args.out, BankConfig(rooms=args.rooms, talkers=args.talkers, split=args.split, seed=args.seed),
+                   workers=args.workers, log=_log)
+        return 0
     if cmd == "scene-corpus":
         from engine.train.scene_corpus import SceneCorpusConfig, render_scene_corpus
 
@@ -185,16 +204,26 @@ def _stage(args: argparse.Namespace, name: str, steps: int, out: Path, vae_dir: 
     from engine.train.dataset import PairCache
     from engine.train.loop import run_stage
     from engine.train.prepare import find_cache
+    from engine.train.scene_pairs import is_bank
     from engine.train.stages import TrainConfig, build_stage
 
     if args.threads:
         torch.set_num_threads(args.threads)
     dist, device = context if context is not None else distributed.setup(args.device)
     try:
-        cache = find_cache(args.data)
-        probe = PairCache(cache, "train")
-        mode = args.condition or ("audio-visual" if probe.with_images else "audio")
-        kw = {}
+        bank = is_bank(args.data)
+        if bank:
+            train, val = _bank_data(args)
+            mode = args.condition or "audio-visual"
+        else:
+            cache = find_cache(args.data)
+            probe = PairCache(cache, "train")
+            mode = args.condition or ("audio-visual" if probe.with_images else "audio")
+        formulation = args.formulation or ("residual" if bank else "full")
+        if formulation == "residual" and not bank:
+            raise SystemExit("roomtone train: the residual formulation trains on a scene-pairs bank (its stems are "
+                             "exact there); a pretext cache has only the whole recording. Pass --formulation full.")
+        kw = {"formulation": formulation}
         if args.crop_frames is not None:
             kw["crop_frames"] = args.crop_frames
         if args.disc_start is not None:
@@ -205,7 +234,8 @@ def _stage(args: argparse.Namespace, name: str, steps: int, out: Path, vae_dir: 
                              condition_mode=mode, log_every=args.log_every, val_every=args.val_every,
                              ckpt_every=args.ckpt_every, workers=args.workers, **kw)
         image_px = config.model_config().condition.image_size_px
-        train, val = PairCache(cache, "train", image_px), PairCache(cache, "val", image_px)
+        if not bank:
+            train, val = PairCache(cache, "train", image_px), PairCache(cache, "val", image_px)
         if name == "ldm" and vae_dir is None:
             vae_dir = Path(args.vae) if getattr(args, "vae", None) else out.parent / "vae" / "model"
         stage = build_stage(config, device, vae_dir)
@@ -219,15 +249,28 @@ def _stage(args: argparse.Namespace, name: str, steps: int, out: Path, vae_dir: 
     return 0
 
 
+VAL_EXAMPLES = 32
+
+
+def _bank_data(args: argparse.Namespace):
+    """(train, val) over a bank: the same rooms and voices, validation from another seed's draws."""
+    from engine.train.scene_pairs import PairConfig, SceneBank, ScenePairs
+
+    bank = SceneBank(args.data)
+    return ScenePairs(bank, PairConfig(seed=args.seed)), ScenePairs(bank, PairConfig(seed=args.seed + 7919,
+                                                                                    examples=VAL_EXAMPLES))
+
+
 def _all(args: argparse.Namespace) -> int:
     from engine.train import distributed
     from engine.train.package import assemble_stylizer
     from engine.train.prepare import find_cache
+    from engine.train.scene_pairs import is_bank
 
     out = Path(args.out)
     dist, device = distributed.setup(args.device)
     try:
-        if dist.is_main:
+        if dist.is_main and not is_bank(args.data):
             try:
                 find_cache(args.data)
             except FileNotFoundError:

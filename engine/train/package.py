@@ -23,8 +23,9 @@ def assemble_stylizer(vae_model: str | Path, vocoder_model: str | Path, ldm_mode
     cond, cond_config = load_checkpoint(ldm / "cond_encoder")
     stats = json.loads((ldm / "latent_scale.json").read_text(encoding="utf-8"))
     vae_config = replace(vae_config, latent_scale=float(stats["latent_scale"]), latent_clip=stats.get("latent_clip"))
+    formulation = "residual" if unet_config.stems > 1 else "full"
     config = StylizerConfig(mel=MelConfig(), vae=vae_config, condition=cond_config,
-                            unet=unet_config, vocoder=vocoder_config, diffusion=DiffusionConfig())
+                            unet=unet_config, vocoder=vocoder_config, diffusion=DiffusionConfig(), formulation=formulation)
     model = Stylizer(config)
     model.vae.load_state_dict(vae.state_dict())
     model.vocoder.load_state_dict(vocoder.state_dict())

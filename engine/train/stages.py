@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from engine.diffusion import ConditionEncoder, LatentUNet, MelFrontEnd, MelVAE, NoiseSchedule, PatchDiscriminator, \
     StylizerConfig, VocosVocoder, load_checkpoint, save_checkpoint
+from engine.diffusion.config import FORMULATIONS, RESIDUAL_STEMS
 from engine.train import losses
 from engine.train.dataset import step_generator
 
@@ -54,20 +55,28 @@ class TrainConfig:
     val_batches: int = 4
     ckpt_every: int = 500
     workers: int = 0  # DataLoader workers
-    init_from: str | None = None  # LDM: stylizer package whose U-Net and condition encoder start the run
+    init_from: str | None = None  # a stylizer package (or stage package) whose matching weights start the run
+    formulation: str = "full"  # "residual": the model renders the scene's reverb and ambience, not the words
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
         if self.steps < 0 or self.batch_size <= 0:
             raise ValueError("steps must be >= 0 and batch_size > 0")
+        if self.formulation not in FORMULATIONS:
+            raise ValueError(f"formulation must be one of {FORMULATIONS}, got {self.formulation!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "betas": list(self.betas)}
 
     def model_config(self) -> StylizerConfig:
-        base = StylizerConfig.named(self.size)
+        base = StylizerConfig.named(self.size, self.formulation)
         return replace(base, condition=replace(base.condition, mode=self.condition_mode))
+
+    @property
+    def target_keys(self) -> tuple[str, ...]:
+        """The batch waves the model renders, one latent each: ("target",) or the residual's stems."""
+        return RESIDUAL_STEMS if self.formulation == "residual" else ("target",)
 
 
 LATENT_CLIP_QUANTILE = 0.999  # samplers clip x0 to the |latent| this share of training latents stay under
@@ -76,6 +85,18 @@ LATENT_CLIP_QUANTILE = 0.999  # samplers clip x0 to the |latent| this share of t
 def make_optimizer(params, config: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(params, lr=config.lr, betas=tuple(config.betas), eps=config.eps,
                              weight_decay=config.weight_decay)
+
+
+def init_matching(module: nn.Module, package: str | Path, part: str) -> tuple[int, int]:
+    """Copy into ``module`` every tensor of ``package``'s ``part`` (vae, vocoder, unet, cond_encoder)
+    whose name and shape match; returns (copied, skipped). Fine-tuning across formulations: the
+    residual U-Net differs from the full one only in its input and output convolutions."""
+    model, _ = load_checkpoint(package)
+    source = getattr(model, part, model).state_dict()
+    own = module.state_dict()
+    take = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    module.load_state_dict({**own, **take})
+    return len(take), len(own) - len(take)
 
 
 def _num(value: Tensor) -> float:
@@ -147,14 +168,22 @@ class VAEStage(Stage):
                            "disc": make_optimizer(self.disc.parameters(), config)}
         self.train_vae: nn.Module = self.vae
         self.train_disc: nn.Module = self.disc
+        if config.init_from:
+            init_matching(self.vae, config.init_from, "vae")
 
     def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
         self.train_vae, self.train_disc = wrap(self.vae), wrap(self.disc)
 
     def _input_mel(self, batch: dict[str, Tensor], step: int) -> Tensor:
         g = self.gen(step, 2)
-        pick = (torch.rand(batch["target"].shape[0], generator=g) < 0.5).to(self.device)
-        wave = torch.where(pick[:, None], batch["target"], batch["enhanced"])
+        keys = (*self.config.target_keys, "enhanced")
+        waves = torch.stack([batch[k] for k in keys])
+        b = waves.shape[1]
+        if len(keys) == 2:  # the coin of the full formulation, drawn as before (same runs, same numbers)
+            pick = (torch.rand(b, generator=g) >= 0.5).long()
+        else:
+            pick = torch.randint(0, len(keys), (b,), generator=g)
+        wave = waves[pick.to(self.device), torch.arange(b, device=self.device)]
         return self.mel(wave)[:, None]
 
     def train_step(self, batch: dict[str, Tensor], step: int) -> dict[str, float]:
@@ -197,7 +226,7 @@ class VAEStage(Stage):
     def validate_step(self, batch: dict[str, Tensor], index: int) -> dict[str, float]:
         batch = self._to(batch)
         self.vae.eval()
-        mel = self.mel(batch["target"])[:, None]
+        mel = self.mel(torch.cat([batch[k] for k in self.config.target_keys]))[:, None]
         recon, posterior = self.vae(mel, sample_posterior=False)
         return {"rec_l1": float(losses.vae_reconstruction(recon, mel)),
                 "kl": float(losses.vae_kl(posterior.kl(), mel))}
@@ -217,9 +246,22 @@ class VocoderStage(Stage):
         self.modules = {"vocoder": self.vocoder}
         self.optimizers = {"vocoder": make_optimizer(self.vocoder.parameters(), config)}
         self.train_vocoder: nn.Module = self.vocoder
+        if config.init_from:
+            init_matching(self.vocoder, config.init_from, "vocoder")
 
     def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
         self.train_vocoder = wrap(self.vocoder)
+
+    def _wave(self, batch: dict[str, Tensor], step: int | None) -> Tensor:
+        """The sound the vocoder must render: the target, or (residual) one of its stems per example."""
+        keys = self.config.target_keys
+        if len(keys) == 1:
+            return batch[keys[0]]
+        waves = torch.stack([batch[k] for k in keys])
+        b = waves.shape[1]
+        g = self.gen(step, 2) if step is not None else torch.Generator().manual_seed(0)
+        pick = torch.randint(0, len(keys), (b,), generator=g).to(self.device)
+        return waves[pick, torch.arange(b, device=self.device)]
 
     def _losses(self, wave: Tensor, step: int | None) -> tuple[Tensor, dict[str, float]]:
         mel = self.mel(wave)
@@ -237,7 +279,7 @@ class VocoderStage(Stage):
     def train_step(self, batch: dict[str, Tensor], step: int) -> dict[str, float]:
         batch = self._to(batch)
         self.vocoder.train()
-        loss, out = self._losses(batch["target"], step)
+        loss, out = self._losses(self._wave(batch, step), step)
         opt = self.optimizers["vocoder"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -247,7 +289,7 @@ class VocoderStage(Stage):
     @torch.no_grad()
     def validate_step(self, batch: dict[str, Tensor], index: int) -> dict[str, float]:
         self.vocoder.eval()
-        return self._losses(self._to(batch)["target"], None)[1]
+        return self._losses(self._wave(self._to(batch), None), None)[1]
 
     def export(self, directory: Path) -> None:
         save_checkpoint(self.vocoder, self.vocoder.config, directory)
@@ -296,13 +338,16 @@ class LDMStage(Stage):
         self.train_denoiser = wrap(self.denoiser)
 
     def _init_from(self, package: str | Path) -> None:
-        """Fine-tuning: a shipped model keeps what it learnt while a larger corpus adds scenes."""
-        model, config = load_checkpoint(package)
-        if config.unet != self.model_config.unet or config.condition != self.model_config.condition:
+        """Fine-tuning: a shipped model keeps what it learnt while a larger corpus adds scenes. The
+        condition encoder must match exactly; the U-Net takes every tensor that fits (all of them
+        within one formulation; all but the input/output convolutions across formulations)."""
+        _, config = load_checkpoint(package)
+        own = self.model_config
+        if config.condition != own.condition or replace(config.unet, stems=own.unet.stems) != own.unet:
             raise ValueError(f"{package}: its U-Net/condition encoder were built at another size or condition "
                              f"mode than {self.config.size!r}/{self.config.condition_mode!r}")
-        self.unet.load_state_dict(model.unet.state_dict())
-        self.cond_encoder.load_state_dict(model.cond_encoder.state_dict())
+        init_matching(self.cond_encoder, package, "cond_encoder")
+        init_matching(self.unet, package, "unet")  # across formulations conv_in/conv_out stay fresh
 
     @property
     def latent_scale(self) -> float:
@@ -314,8 +359,9 @@ class LDMStage(Stage):
         zs = []
         for k in range(self.config.latent_scale_batches):
             batch = self._to(train_data(k))
-            posterior = self.vae.encode(self.mel(batch["target"])[:, None])
-            zs.append(posterior.sample(step_generator(self.config.seed, k, 9)))
+            for key in self.config.target_keys:
+                posterior = self.vae.encode(self.mel(batch[key])[:, None])
+                zs.append(posterior.sample(step_generator(self.config.seed, k, 9)))
         z = torch.cat(zs).float()
         self.extra["latent_scale"] = float(1.0 / z.std().clamp(min=1e-6))
         self.extra["latent_clip"] = float(torch.quantile((z * self.extra["latent_scale"]).abs().flatten()[:1_000_000],
@@ -325,8 +371,11 @@ class LDMStage(Stage):
         cc = self.model_config.condition
         scale = self.latent_scale
         with torch.no_grad():
-            posterior = self.vae.encode(self.mel(batch["target"])[:, None])
-            z0 = (posterior.sample(g) if sample else posterior.mode()) * scale
+            parts = []
+            for key in self.config.target_keys:  # residual: reverb and ambience latents, stacked on channels
+                posterior = self.vae.encode(self.mel(batch[key])[:, None])
+                parts.append(posterior.sample(g) if sample else posterior.mode())
+            z0 = torch.cat(parts, dim=1) * scale
             ze = self.vae.encode(self.mel(batch["enhanced"])[:, None]).mode() * scale
         audio = self.mel(batch["condition"])[:, None] if cc.uses_audio else None
         image = batch.get("image") if cc.uses_image else None

@@ -37,15 +37,22 @@ def test_guidance_one_is_the_conditional_prediction(tiny_model) -> None:
     assert torch.allclose(guided, unconditional + 4.5 * (conditional - unconditional), atol=1e-6, rtol=0)
 
 
-def test_guidance_one_in_float32_is_the_conditional_half_exactly(pipe: StylizerPipeline) -> None:
+def test_guidance_one_runs_only_the_conditional_half(pipe: StylizerPipeline) -> None:
+    """At g = 1 the unconditional prediction has weight 0: it is skipped (half the U-Net work) and
+    the result is the conditional prediction bit for bit."""
     enhanced, condition = _inputs(pipe)
     latent = torch.randn_like(enhanced)
-    with torch.no_grad():
-        alone = pipe.unet(latent, enhanced, 600, condition)
-        both = pipe.unet(torch.cat([latent, latent]), torch.cat([enhanced, enhanced]), 600,
-                         torch.cat([pipe.cond_encoder.null_like(condition), condition]))
-    assert torch.equal(pipe.predict_noise(latent, enhanced, 600, condition, 1.0), both[1:])
-    assert torch.allclose(both[1:], alone, atol=1e-4)
+    batches = []
+    hook = pipe.unet.register_forward_pre_hook(lambda _m, args: batches.append(args[0].shape[0]))
+    try:
+        with torch.no_grad():
+            alone = pipe.unet(latent, enhanced, 600, condition)
+            batches.clear()
+            eps = pipe.predict_noise(latent, enhanced, 600, condition, 1.0)
+    finally:
+        hook.remove()
+    assert torch.equal(eps, alone)
+    assert batches == [latent.shape[0]]
 
 
 def test_sampling_is_deterministic_by_seed(pipe: StylizerPipeline) -> None:

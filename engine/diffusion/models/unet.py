@@ -39,7 +39,7 @@ class _Level(nn.Module):
 class LatentUNet(nn.Module):
     """eps = unet(noisy_latent, enhanced_latent, timestep, context).
 
-    Shapes: latents (B, latent_channels, F, T), context (B, L, context_dim), timestep (B,) or
+    Shapes: noisy latent (B, stems * latent_channels, F, T), enhanced latent (B, latent_channels, F, T), context (B, L, context_dim), timestep (B,) or
     a scalar. Four down blocks each halve F and T, so both are zero-padded up to a multiple
     of 16 and the output is cropped back: any latent length works.
 
@@ -81,16 +81,18 @@ class LatentUNet(nn.Module):
             prev = widths[level]
 
         self.norm_out = group_norm(prev, c.norm_groups)
-        self.conv_out = nn.Conv2d(prev, c.latent_channels, 3, padding=1)
+        self.conv_out = nn.Conv2d(prev, c.noisy_channels, 3, padding=1)
         if c.noise_skip:
             zero_(self.conv_out)  # LDM's zero output conv: a fresh network answers eps = x_t
 
     def forward(self, noisy_latent: Tensor, enhanced_latent: Tensor, timestep: Tensor | int | float,
                 context: Tensor) -> Tensor:
         c = self.config
-        if noisy_latent.shape != enhanced_latent.shape or noisy_latent.ndim != 4 \
-                or noisy_latent.shape[1] != c.latent_channels:
-            raise ValueError(f"noisy_latent and enhanced_latent must both be (batch, {c.latent_channels}, F, T); "
+        if noisy_latent.ndim != 4 or enhanced_latent.ndim != 4 or noisy_latent.shape[1] != c.noisy_channels \
+                or enhanced_latent.shape[1] != c.latent_channels \
+                or noisy_latent.shape[0] != enhanced_latent.shape[0] or noisy_latent.shape[2:] != enhanced_latent.shape[2:]:
+            raise ValueError(f"noisy_latent must be (batch, {c.noisy_channels}, F, T) and enhanced_latent "
+                             f"(batch, {c.latent_channels}, F, T); "
                              f"got {tuple(noisy_latent.shape)} and {tuple(enhanced_latent.shape)}")
         if context.ndim != 3 or context.shape[0] != noisy_latent.shape[0] or context.shape[2] != c.context_dim:
             raise ValueError(f"context must be (batch={noisy_latent.shape[0]}, tokens, {c.context_dim}), "
