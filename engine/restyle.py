@@ -89,6 +89,15 @@ def tail_frames(settings: Settings, sample_rate_hz: int) -> int:
 # ---------------------------------------------------------------- speech level
 
 
+def _diffusion_is_residual() -> bool:
+    from engine.diffusion.engine import checkpoint_formulation
+
+    try:
+        return checkpoint_formulation() == "residual"
+    except RoomtoneError:
+        return False
+
+
 class SpeechLevel:
     """Keeps the restyled speech (dialogue + reverb) exactly as loud as the dry line (BS.1770).
 
@@ -106,6 +115,12 @@ class SpeechLevel:
         self.preset = preset
         self.settings = settings.with_(stems=False, tail_s=0.0)
         self.enabled = settings.engine in LINEAR_SPEECH_ENGINES
+        if settings.engine == "diffusion" and _diffusion_is_residual():
+            # Its dialogue is the match engine's direct path and its reverb the match engine's
+            # scene in the model's units: one gain, read from the match engine's speech path, keeps
+            # the dialogue stem identical to the match engine's.
+            self.settings = self.settings.with_(engine="match")
+            self.enabled = True
         self._responses: dict[tuple[int, int], np.ndarray] = {}
         self._lock = threading.Lock()
 

@@ -57,6 +57,8 @@ MAX_LEVEL_GAIN_DB = 30.0
 SILENT_LUFS = -69.0
 INPUT_NOISE_STD = 1e-3
 CROSSOVER_HZ = 7000.0  # below soxr HQ's passband edge at 8 kHz Nyquist (~7.3 kHz) and the vocoder's top
+CROSSOVER_BAND_HZ = (6300.0, 7300.0)  # the residual's power-complementary ramp (see power_crossover)
+POWER_CROSSOVER_TAPS_PER_KHZ = 8  # 4 would leave a 0.4 dB dip at the ramp's middle; 8 leaves < 0.1 dB
 CROSSOVER_TAPS_PER_KHZ = 4  # FIR length ~ 4 taps per kHz of source rate: ~1 kHz transition band
 NOISE_CHUNK_FRAMES = 64
 WINDOW_BATCH = 4
@@ -79,6 +81,15 @@ def available_checkpoint() -> Path | None:
 
 def diffusion_available() -> bool:
     return available_checkpoint() is not None
+
+
+def checkpoint_formulation(checkpoint_dir: str | Path | None = None) -> str | None:
+    """"full" or "residual" for a package (default: the available one), None when there is none.
+    Cheap (reads config.json only), so the level stage can ask before any model is loaded."""
+    path = checkpoint_dir if checkpoint_dir is not None else available_checkpoint()
+    if path is None:
+        return None
+    return str(read_manifest(path)["config"].get("formulation", "full"))
 
 
 @functools.lru_cache(maxsize=2)
@@ -164,11 +175,11 @@ class WindowStylizer:
         return torch.stack([latent_noise(self.seed, s // self.latent_frame_samples, t, (c, h)) for s in starts])
 
     def latent_shape(self, window: int) -> tuple[int, int, int]:
-        """(C, F, T) of the latent of one window of ``window`` samples."""
+        """(C, F, T) of the sampled latent of one window of ``window`` samples (C: all stems)."""
         config = self.pipe.vae.config
         frames = window // self.pipe.mel.config.hop_length
         down = config.downsample_factor
-        return config.latent_channels, -(-self.pipe.mel.config.n_mels // down), -(-frames // down)
+        return self.pipe.unet.config.noisy_channels, -(-self.pipe.mel.config.n_mels // down), -(-frames // down)
 
     @torch.no_grad()
     def __call__(self, windows: np.ndarray, starts: list[int]) -> np.ndarray:
@@ -178,13 +189,19 @@ class WindowStylizer:
     @torch.no_grad()
     def stylize(self, windows: np.ndarray, noise: torch.Tensor, condition: torch.Tensor,
                 generator_seed: int = 0) -> np.ndarray:
-        """windows (B, window), noise (B, C, F, T), condition (1 or B, L, D) -> (B, window) float32."""
+        """windows (B, window), noise (B, C, F, T), condition (1 or B, L, D) -> (B, window) float32.
+
+        A residual model's windows are (B, stems, window) with the dry input in every row (so the
+        overlap-add carries the stem axis through); it returns each stem: (B, stems, window)."""
         pipe = self.pipe
+        stems = pipe.stems
+        if stems > 1:
+            windows = windows[:, 0]
         wave = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
         enhanced_latent, num_frames = pipe.encode_enhanced(wave)
         b = enhanced_latent.shape[0]
-        if noise.shape != enhanced_latent.shape:
-            raise ValueError(f"noise has shape {tuple(noise.shape)}, the latents {tuple(enhanced_latent.shape)}")
+        if tuple(noise.shape) != pipe.noise_shape(enhanced_latent):
+            raise ValueError(f"noise has shape {tuple(noise.shape)}, the latents {pipe.noise_shape(enhanced_latent)}")
         latent = noise.to(pipe.device, pipe.dtype)
         condition = condition.to(pipe.device, pipe.dtype).expand(b, -1, -1)
         generator = torch.Generator(device="cpu").manual_seed(generator_seed)  # DDIM eta > 0 only
@@ -193,7 +210,7 @@ class WindowStylizer:
             eps = pipe.predict_noise(latent, enhanced_latent, step_t.to(pipe.device), condition, self.guidance)
             latent = pipe.sampler.step(eps, step_t, latent, generator=generator)
         mel = pipe.decode(latent, num_frames)
-        out = pipe.vocode(mel)[:, : windows.shape[-1]]
+        out = pipe.vocode(mel)[..., : windows.shape[-1]]
         self.calls += 1
         if out.shape[-1] < windows.shape[-1]:
             out = torch.nn.functional.pad(out, (0, windows.shape[-1] - out.shape[-1]))
@@ -207,6 +224,51 @@ def _crossover_lowpass(rate_hz: int) -> np.ndarray:
     return firwin(taps, CROSSOVER_HZ, fs=rate_hz, window=("kaiser", 8.0))
 
 
+def power_crossover(rate_hz: int) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) linear-phase FIRs of equal length with |L|^2 + |H|^2 = 1.
+
+    Why power- and not amplitude-complementary: the model's residual and the match engine's above
+    the crossover are independent renderings of a diffuse sound (tails, beds), so their powers add;
+    L + H = 1 would leave a 3 dB hole where both are at half amplitude. Gains follow a cos/sin ramp
+    over CROSSOVER_BAND_HZ, below the resampler's passband edge.
+    """
+    from scipy.signal import firwin2
+
+    taps = int(round(POWER_CROSSOVER_TAPS_PER_KHZ * rate_hz / 1000.0)) | 1
+    lo_hz, hi_hz = CROSSOVER_BAND_HZ
+    freqs = np.concatenate([[0.0], np.linspace(lo_hz, hi_hz, 33), [rate_hz / 2.0]])
+    ramp = np.concatenate([[0.0], np.linspace(0.0, 1.0, 33), [1.0]])
+    low = firwin2(taps, freqs, np.cos(0.5 * np.pi * ramp), fs=rate_hz, window=("kaiser", 6.0))
+    high = firwin2(taps, freqs, np.sin(0.5 * np.pi * ramp), fs=rate_hz, window=("kaiser", 6.0))
+    return low, high
+
+
+class _StreamFIR:
+    """A FIR over (frames, channels) blocks, with its state carried from block to block."""
+
+    def __init__(self, taps: np.ndarray, channels: int) -> None:
+        self.taps = np.asarray(taps, dtype=np.float64)
+        self.state = np.zeros((len(self.taps) - 1, channels))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        from scipy.signal import lfilter
+
+        if len(x) == 0:
+            return np.zeros((0, self.state.shape[1]))
+        y, self.state = lfilter(self.taps, [1.0], np.asarray(x, dtype=np.float64), axis=0, zi=self.state)
+        return y
+
+
+class _StreamDelay:
+    def __init__(self, frames: int, channels: int) -> None:
+        self.line = np.zeros((frames, channels), np.float32)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        joined = np.concatenate([self.line, np.asarray(x, np.float32)])
+        self.line = joined[len(x):]
+        return joined[: len(x)]
+
+
 class DiffusionRenderer:
     """Renderer protocol; see the module docstring for the signal path."""
 
@@ -216,6 +278,7 @@ class DiffusionRenderer:
         files' into shared network batches; None runs ``window_batch`` windows at a time on its own."""
         import soxr
 
+        from engine.match import MatchRenderer
         from engine.runtime.select import load_backend
 
         checkpoint_dir = checkpoint_dir if checkpoint_dir is not None else available_checkpoint()
@@ -226,6 +289,8 @@ class DiffusionRenderer:
         model, config, ident, backend = load_backend(checkpoint_dir, settings.backend, settings.device,
                                                      settings.precision, max_windows)
         self.checkpoint_id, self.backend = ident, backend
+        self.formulation = config.formulation
+        self.stems = len(config.stem_names)
         condition, self.reembedded = preset_condition(preset, model, ident, backend.device, encode=backend.condition)
         self.source, self.settings = source, settings
         sr, ch = int(source.sample_rate_hz), int(source.channels)
@@ -243,26 +308,37 @@ class DiffusionRenderer:
         self._gain = _level_gain(source.loudness_lufs)
         self._down = soxr.ResampleStream(sr, self.model_rate, 1, dtype="float32", quality="HQ") \
             if sr != self.model_rate else None
-        self._up = soxr.ResampleStream(self.model_rate, sr, 1, dtype="float32", quality="HQ") \
+        self._up = soxr.ResampleStream(self.model_rate, sr, self.stems, dtype="float32", quality="HQ") \
             if sr != self.model_rate else None
         self._model_in = 0  # model-rate samples fed so far (for the input noise)
         self._frames_in = 0
         self._frames_out = 0
-        # Full band: the match engine above the crossover.
+        residual = self.formulation == "residual"
+        # The match engine: the residual formulation's direct path (always) and, above the model's
+        # band, the scene of either formulation.
         self._match = None
-        self._lp = None
         self.latency_frames = 0
-        if sr > self.model_rate:
-            from engine.match import MatchRenderer
-
+        crossover = sr > self.model_rate
+        if residual or crossover:
             self._match = MatchRenderer(preset.profile, preset.ambience, preset.ambience_rate_hz,
-                                        settings.with_(stems=False), source)
+                                        settings.with_(stems=residual), source)
+        if crossover and residual:
+            low, high = power_crossover(sr)
+            self.latency_frames = (len(low) - 1) // 2
+            self._low = [_StreamFIR(low, 1) for _ in range(self.stems)]
+            self._high = [_StreamFIR(high, ch) for _ in range(self.stems)]
+            self._dialogue_delay = _StreamDelay(self.latency_frames, ch)
+        elif crossover:
             self._lp = _crossover_lowpass(sr)
             self.latency_frames = (len(self._lp) - 1) // 2
             self._lp_state = np.zeros((len(self._lp) - 1, ch))
             self._delay = np.zeros((self.latency_frames, ch), np.float32)
-        self._lo_pending = np.zeros(0, np.float32)  # model band at the source rate, not yet combined
-        self._hi_pending = np.zeros((0, ch), np.float32)  # match mix, not yet combined
+        self._crossover_on = crossover
+        # Mixer controls on the model's stems, as the match engine applies them to its own.
+        self._stem_gains = np.array([10.0 ** (settings.wet_db / 20.0), 10.0 ** (settings.trim_db / 20.0)],
+                                    np.float32)[: self.stems, None] if residual else np.ones((1, 1), np.float32)
+        self._lo_pending = np.zeros((self.stems, 0), np.float32)  # model stems at the source rate, not yet combined
+        self._hi_pending = np.zeros((0, 3 if residual else 1, ch), np.float32)  # match stems (or mix), not yet combined
 
     # -- protocol ---------------------------------------------------------------------------
 
@@ -272,23 +348,30 @@ class DiffusionRenderer:
             raise ValueError(f"expected a (frames, {self.channels}) block, got shape {block.shape}")
         self._frames_in += len(block)
         lo = self._model_band(self._to_model(block.mean(axis=1)), last=False)
-        hi = self._match.process(block).mix if self._match is not None else None
+        hi = self._match_stems(self._match.process(block)) if self._match is not None else None
         return self._combine(lo, hi)
 
     def flush(self) -> Stems:
         lo = self._model_band(self._to_model(np.zeros(0, np.float32), last=True), last=True)
-        hi = self._match.flush().mix if self._match is not None else None
-        # Exactly the input's length on both paths (the resamplers may be off by a sample), then the
-        # crossover's delay line is pushed out with zeros.
-        self._lo_pending = _fit(np.concatenate([self._lo_pending, lo]), self._frames_in - self._frames_out)
+        hi = self._match_stems(self._match.flush()) if self._match is not None else None
+        # Exactly the input's length on every path (the resamplers may be off by a sample), then the
+        # crossover's delay lines are pushed out with zeros.
+        owed = self._frames_in - self._frames_out
+        self._lo_pending = _fit(np.concatenate([self._lo_pending, lo], axis=1).T, owed).T
         if hi is not None:
-            self._hi_pending = _fit(np.concatenate([self._hi_pending, hi]), self._frames_in - self._frames_out)
+            self._hi_pending = _fit(np.concatenate([self._hi_pending, hi]), owed)
             pad = self.latency_frames
-            self._lo_pending = np.concatenate([self._lo_pending, np.zeros(pad, np.float32)])
-            self._hi_pending = np.concatenate([self._hi_pending, np.zeros((pad, self.channels), np.float32)])
-        return self._combine(np.zeros(0, np.float32), None if hi is None else np.zeros((0, self.channels), np.float32))
+            self._lo_pending = np.concatenate([self._lo_pending, np.zeros((self.stems, pad), np.float32)], axis=1)
+            self._hi_pending = np.concatenate([self._hi_pending, np.zeros((pad, *self._hi_pending.shape[1:]), np.float32)])
+        return self._combine(np.zeros((self.stems, 0), np.float32), None if hi is None else hi[:0])
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _match_stems(self, stems: Stems) -> np.ndarray:
+        """(frames, 3, channels) dialogue/reverb/ambience for the residual, (frames, 1, channels) mix otherwise."""
+        if self.formulation == "residual":
+            return np.stack([stems.dialogue, stems.reverb, stems.ambience], axis=1).astype(np.float32)
+        return stems.mix[:, None].astype(np.float32)
 
     def _to_model(self, mid: np.ndarray, last: bool = False) -> np.ndarray:
         x = mid.astype(np.float32) * np.float32(self._gain)
@@ -296,33 +379,47 @@ class DiffusionRenderer:
             x = self._down.resample_chunk(x, last=last)
         x = x + input_noise(self.settings.seed, self._model_in, len(x), INPUT_NOISE_STD)
         self._model_in += len(x)
-        return x
+        return np.stack([x] * self.stems) if self.stems > 1 else x  # the overlap-add carries the stem axis
 
     def _model_band(self, x: np.ndarray, last: bool) -> np.ndarray:
-        y = self._ola.push(x) if len(x) or not last else np.zeros(0)
+        """Model output at the source rate, (stems, frames)."""
+        y = self._ola.push(x) if x.shape[-1] or not last else np.zeros((*x.shape[:-1], 0))
         if last:
-            y = np.concatenate([y, self._ola.finish()])
-        y = (y / self._gain).astype(np.float32)
+            tail = self._ola.finish()
+            y = np.concatenate([y.reshape(*tail.shape[:-1], -1), tail], axis=-1)
+        y = (y / self._gain).astype(np.float32).reshape(self.stems, -1)
         if self._up is not None:
-            y = self._up.resample_chunk(y, last=last)
-        return y
+            y = np.atleast_2d(self._up.resample_chunk(np.ascontiguousarray(y.T), last=last).T)
+        return y.reshape(self.stems, -1).astype(np.float32)
 
     def _combine(self, lo: np.ndarray, hi: np.ndarray | None) -> Stems:
-        self._lo_pending = np.concatenate([self._lo_pending, lo])
+        self._lo_pending = np.concatenate([self._lo_pending, lo], axis=1)
         if hi is None:
-            n = len(self._lo_pending)
-            mix = np.repeat(self._lo_pending[:, None], self.channels, axis=1)
-            self._lo_pending = self._lo_pending[n:]
+            n = self._lo_pending.shape[1]
+            lo_n, self._lo_pending = self._lo_pending[:, :n], self._lo_pending[:, n:]
+            hi_n = None
         else:
             self._hi_pending = np.concatenate([self._hi_pending, hi])
-            n = min(len(self._lo_pending), len(self._hi_pending))
-            lo_n, hi_n = self._lo_pending[:n], self._hi_pending[:n]
-            self._lo_pending, self._hi_pending = self._lo_pending[n:], self._hi_pending[n:]
-            mix = self._crossover(lo_n, hi_n)
+            n = min(self._lo_pending.shape[1], len(self._hi_pending))
+            lo_n, hi_n = self._lo_pending[:, :n], self._hi_pending[:n]
+            self._lo_pending, self._hi_pending = self._lo_pending[:, n:], self._hi_pending[n:]
         self._frames_out += n
+        if self.formulation == "residual":
+            return self._residual_stems(lo_n * self._stem_gains, hi_n)
+        mix = np.repeat(lo_n[0][:, None], self.channels, axis=1) if hi_n is None else self._crossover(lo_n[0], hi_n[:, 0])
         mix = mix.astype(np.float32)
         zeros = np.zeros_like(mix)
         return Stems(dialogue=mix, reverb=zeros, ambience=zeros.copy())
+
+    def _residual_stems(self, model: np.ndarray, match: np.ndarray) -> Stems:
+        """Dialogue = the match engine's direct path, untouched; reverb and ambience = the model's
+        stems below the crossover and the match engine's above it (power-complementary)."""
+        if not self._crossover_on:
+            spread = lambda x: np.repeat(x[:, None], self.channels, axis=1)  # noqa: E731
+            return Stems(dialogue=match[:, 0].copy(), reverb=spread(model[0]), ambience=spread(model[1]))
+        dialogue = self._dialogue_delay(match[:, 0])
+        scene = [self._low[k](model[k][:, None]) + self._high[k](match[:, 1 + k]) for k in range(self.stems)]
+        return Stems(dialogue=dialogue, reverb=scene[0].astype(np.float32), ambience=scene[1].astype(np.float32))
 
     def _crossover(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """delay_D(hi) + LP(lo - hi): the low band of the model plus the high band of the match render."""
