@@ -22,13 +22,23 @@ Signal path, per file (streaming, bounded memory):
    through the backend engine.runtime picks (``Settings.backend``/``device``/``precision``); in the
    batch runner's throughput mode the windows of several files share batches
    (engine.diffusion.throughput).
-6. **Full band**: above the model's Nyquist the match engine's render (MatchRenderer, same preset
-   and settings) is used, through a complementary linear-phase FIR crossover at
-   ``CROSSOVER_HZ``: out = delay(match) + LP(model - match) = LP(model) + HP(match) exactly.
-   latency_frames is the FIR's group delay; at 16 kHz or below the model band is the whole band.
-7. **Stems**: the model renders one inseparable signal, so **the whole mix goes to 'dialogue'**
-   and 'reverb' and 'ambience' are silent (they still sum to the mix). A mixer asking for stems
-   should use the match engine; this is documented in MODEL_CARD.md.
+6. **Formulation** (the package's ``StylizerConfig.formulation``):
+
+   * ``residual`` (the shipped ``roomtone-residual``): the model never renders the words. The
+     dialogue is the match engine's direct path (the dry line through the scene's direct-path EQ and
+     gain: its dialogue stem, sample for sample); the model renders the scene's **reverb** and
+     **ambience** as two stems (two latents, one vocoder pass each), scaled by the wet and trim
+     faders. Above the model's Nyquist each stem is the match engine's, joined through a
+     power-complementary linear-phase crossover (``power_crossover``, ramp ``CROSSOVER_BAND_HZ``):
+     the two renders of a diffuse sound are independent, so their powers add and an amplitude
+     crossover would leave a 3 dB hole. ``--stems`` writes all three; they sum to the mix.
+   * ``full`` (the paper's; ``roomtone-tiny``): the model renders the whole scene recording; above
+     ``CROSSOVER_HZ`` the match engine's mix is used through a complementary FIR crossover: out =
+     delay(match) + LP(model - match) = LP(model) + HP(match) exactly; the whole mix goes to the
+     'dialogue' stem (the model's output is inseparable), 'reverb' and 'ambience' are silent.
+
+   latency_frames is the crossover FIR's group delay; at 16 kHz or below the model band is the
+   whole band.
 """
 
 from __future__ import annotations
@@ -50,7 +60,9 @@ from engine.render import SourceInfo, Stems
 from engine.settings import Settings
 
 CHECKPOINT_ENV = "ROOMTONE_CHECKPOINT"
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "roomtone-tiny"
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "roomtone-residual"
+# The paper's full-signal formulation, kept so the two are compared on the same evaluation.
+FULL_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "roomtone-tiny"
 
 MODEL_SPEECH_LUFS = -26.0
 MAX_LEVEL_GAIN_DB = 30.0
@@ -66,7 +78,7 @@ OVERLAP = 0.25
 
 
 def available_checkpoint() -> Path | None:
-    """$ROOMTONE_CHECKPOINT when set (and a package), else the shipped checkpoints/roomtone-tiny, else None."""
+    """$ROOMTONE_CHECKPOINT when set (and a package), else the shipped checkpoints/roomtone-residual, else None."""
     env = os.environ.get(CHECKPOINT_ENV)
     candidates = [Path(env)] if env else []
     candidates.append(SHIPPED_CHECKPOINT)

@@ -83,7 +83,7 @@ class PairConfig:
     seed: int = 0
     window_s: float = 2.56
     snr_db: tuple[float, float] = (0.0, 35.0)
-    no_ambience_share: float = 0.08  # a treated stage has no bed at all
+    no_ambience_share: float = 0.08  # a treated stage has no bed, only its noise floor
     other_talker_share: float = 0.6  # the hint is spoken by another person than the line
     hint_gain_db: float = 10.0  # +- range: a reference's level says nothing about the scene
     hint_degrade_share: float = 0.25
@@ -304,13 +304,17 @@ def render_example(bank: SceneBank, config: PairConfig, index: int) -> dict[str,
     bed_index = int(rng.integers(len(bank.beds)))
     silent = rng.uniform() < config.no_ambience_share
     snr_db = float(rng.uniform(*config.snr_db))
-    ambience = np.zeros(n) if silent else _bed(bank.beds[bed_index], n, rng) * _level(direct + late, sr, snr_db, bank.beds[bed_index])
+    # A treated stage still has a noise floor (and an all-zero target would make the vocoder's
+    # spectral-convergence loss divide by zero): white noise 70-85 dB below full scale.
+    floor = 10 ** (-rng.uniform(70, 85) / 20)
+    ambience = rng.standard_normal(n) * floor if silent else \
+        _bed(bank.beds[bed_index], n, rng) * _level(direct + late, sr, snr_db, bank.beds[bed_index])
 
     hint_dry = _speech(bank.talkers[other], n + pre, sr, rng)
     hint_dry *= _gain_to(hint_dry, sr, MODEL_SPEECH_LUFS)
     hint_wet = oaconvolve(hint_dry, np.asarray(hint_h, np.float64))[: n + pre][pre:]
     hint_wet *= _loudness_ratio(hint_dry[pre:], hint_wet, sr)
-    hint_amb = np.zeros(n) if silent else _bed(bank.beds[bed_index], n, rng) * _level(hint_wet, sr, snr_db, bank.beds[bed_index])
+    hint_amb = rng.standard_normal(n) * floor if silent else _bed(bank.beds[bed_index], n, rng) * _level(hint_wet, sr, snr_db, bank.beds[bed_index])
     hint = (hint_wet + hint_amb) * 10 ** (rng.uniform(-1, 1) * config.hint_gain_db / 20)
     if rng.uniform() < config.hint_degrade_share:
         from engine.kit.degrade import degrade
