@@ -1,8 +1,11 @@
-"""Making a preset from a reference clip: engine analysis in, a ScenePreset out."""
+"""Making a preset from a reference clip: engine analysis in, a ScenePreset out (with its scene embedding and
+the diffusion checkpoint's condition tokens, when one is available)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from engine.progress import CancelToken, ProgressCallback
 from presets.store import ScenePreset
@@ -39,6 +42,11 @@ def preset_from_reference(
     embeddings = {}
     if analysis.scene_embedding is not None:
         embeddings[SCENE_EMBEDDING_KEY] = analysis.scene_embedding[None, :]
+    checkpoint = None
+    condition = condition_embeddings(analysis.reference_excerpt, analysis.excerpt_sample_rate_hz, thumbnail)
+    if condition is not None:
+        tokens, checkpoint = condition
+        embeddings.update(tokens)
     return ScenePreset(
         name=name,
         profile=analysis.profile,
@@ -49,4 +57,23 @@ def preset_from_reference(
         source=source,
         thumbnail_png=thumbnail,
         embeddings=embeddings,
+        embeddings_checkpoint=checkpoint,
     )
+
+
+def condition_embeddings(reference: np.ndarray, rate_hz: int,
+                         thumbnail_png: bytes | None) -> tuple[dict[str, np.ndarray], str] | None:
+    """({EMBEDDING_KEY: tokens}, checkpoint id) from the diffusion checkpoint renders would use, so a
+    new preset's first diffusion render embeds nothing; None when no checkpoint is available (the
+    preset is then made without them, and its first diffusion render embeds it)."""
+    from engine import engine_status
+
+    if not engine_status("diffusion")[0]:
+        return None
+    from engine.diffusion.embeddings import EMBEDDING_KEY, embed_with_available_checkpoint
+
+    embedded = embed_with_available_checkpoint(reference, rate_hz, thumbnail_png)
+    if embedded is None:
+        return None
+    tokens, checkpoint = embedded
+    return {EMBEDDING_KEY: tokens}, checkpoint

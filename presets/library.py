@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import PresetError, printable
+from presets.conditions import condition_store
 from presets.store import (
     ScenePreset,
     export_preset,
@@ -92,6 +93,7 @@ class Library:
                                                       f"{printable(ids[preset.id])}; remove one of them"))
                     continue
                 ids[preset.id] = folder
+                preset.condition_store = condition_store(folder, factory, self.user_dir)  # not shared yet
                 found.append(_Entry(folder, preset, ""))
         return found
 
@@ -138,8 +140,9 @@ class Library:
         # a new id also when a folder (even an unreadable one) has this name: add never replaces a folder
         if any(p.id == preset.id for p in self.list()) or os.path.lexists(self.user_dir / preset.id):
             preset = replace(preset, id=ScenePreset.__dataclass_fields__["id"].default_factory())
-        save_preset(preset, self.user_dir / preset.id)
-        return preset
+        folder = self.user_dir / preset.id
+        save_preset(preset, folder)
+        return replace(preset, condition_store=condition_store(folder, False, self.user_dir))
 
     def rename(self, key: str, new_name: str) -> ScenePreset:
         preset = self._writable(key)

@@ -4,7 +4,7 @@ A preset must survive being e-mailed between facilities, so everything read from
 validated before it reaches the DSP: sizes and headers (file bytes, archive members, audio rate
 and length, image width and height) before anything is decoded, then every value after conversion
 to the type it is used in (float32 embeddings, float profile numbers). One helper per kind of thing
-(`_check_excerpt`, `_check_thumbnail`, `_embeddings_as_used`, `_check_members`), shared by
+(`_check_excerpt`, `_check_thumbnail`, `embeddings_as_used`, `_check_members`), shared by
 loading, importing and saving, so a preset that is written is one that loads. Names are sanitised
 because they become folder and file names.
 """
@@ -25,12 +25,16 @@ import zlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 
 from engine.errors import PresetError, printable
 from engine.scene.profile import SAMPLE_RATE_RANGE_HZ, AmbienceTexture, SceneProfile, finite_number
+
+if TYPE_CHECKING:
+    from engine.diffusion.embeddings import ConditionStore
 
 SCHEMA_VERSION = 1
 PRESET_JSON = "preset.json"
@@ -80,6 +84,9 @@ class ScenePreset:
         default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
     )
     factory: bool = False  # shipped presets are read-only
+    # Where re-embedded condition tokens are kept (presets.conditions; set by Library, never written
+    # to disk): renders never change a preset, several threads share one.
+    condition_store: ConditionStore | None = field(default=None, compare=False, repr=False)
 
     def summary(self) -> dict:
         p = self.profile
@@ -188,7 +195,7 @@ def check_preset(preset: ScenePreset) -> None:
             raise PresetError(f"{name} contains non-finite samples")
     if preset.thumbnail_png:
         _check_thumbnail(preset.thumbnail_png)
-    _embeddings_as_used(preset.embeddings)
+    embeddings_as_used(preset.embeddings)
 
 
 def _load(folder: Path, factory: bool) -> ScenePreset:
@@ -357,10 +364,10 @@ def _read_embeddings(path: Path) -> dict[str, np.ndarray]:
         tensors = load(data)
     except Exception as exc:  # safetensors raises several types for a corrupt header
         raise PresetError(f"{EMBEDDINGS} is corrupt ({printable(exc)})") from None
-    return _embeddings_as_used(tensors)
+    return embeddings_as_used(tensors)
 
 
-def _embeddings_as_used(tensors: dict) -> dict[str, np.ndarray]:
+def embeddings_as_used(tensors: dict) -> dict[str, np.ndarray]:
     """The embeddings as the engines use them (float32, (rows, values)), checked after that conversion:
     1e300 in float64 is inf in float32, and 3e38 is finite but overflows the first matrix product."""
     if len(tensors) > MAX_EMBEDDINGS:

@@ -1,9 +1,15 @@
 """A preset's condition for the diffusion engine: context tokens from its reference excerpt.
 
-The tokens depend on the checkpoint's condition encoder, so they are stored in
+The tokens depend on the checkpoint's condition encoder, so a preset stores them in
 ``preset.embeddings[EMBEDDING_KEY]`` tagged with ``preset.embeddings_checkpoint`` (the checkpoint
-id). A preset embedded by another checkpoint (or never) is re-embedded from its stored reference
-excerpt; ``preset_condition`` updates the preset object in place so the caller may save it back.
+id); ``presets.create`` embeds a new preset with the shipped checkpoint. A render with another
+checkpoint (or of a preset never embedded) embeds the stored reference excerpt again.
+
+``preset_condition`` never changes the preset: one preset object is shared by every renderer of a
+batch, on several threads. It keeps the tokens in a process-wide memo keyed by (preset id,
+checkpoint id, a digest of what is embedded), so a batch embeds once, not once per file, and hands
+them once to the preset's ``condition_store`` (``ConditionStore``, set by presets.Library) to be
+saved: back into a user preset's folder, or into a cache for a read-only factory preset.
 
 What is embedded (the training recipe's hint clip, engine/train): ``HINT_SECONDS`` of the
 reference, mono at the model rate, from its middle (the whole excerpt when shorter); for an
@@ -14,13 +20,19 @@ absent, which the audio tokens still carry).
 
 from __future__ import annotations
 
+import hashlib
 import io
+import logging
+import threading
+from collections import OrderedDict
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from engine.audio import resample
 from engine.diffusion.models.stylizer import Stylizer
+from engine.errors import RoomtoneError
 
 EMBEDDING_KEY = "condition_tokens"  # (tokens, context_dim) float32
 HINT_SECONDS = 2.56  # the training windows' length
@@ -82,22 +94,128 @@ def embed_reference(model: Stylizer, reference: np.ndarray, rate_hz: int, thumbn
     return tokens[0].float().cpu().numpy()
 
 
+class ConditionStore(Protocol):
+    """Where a preset's re-embedded tokens are kept between runs (presets.conditions implements it)."""
+
+    def load(self, preset, checkpoint_id: str) -> np.ndarray | None:
+        """Tokens saved earlier for this preset and checkpoint, or None."""
+
+    def save(self, preset, checkpoint_id: str, tokens: np.ndarray) -> None:
+        """Keep ``tokens`` for the next run; raise OSError or RoomtoneError when it cannot."""
+
+
+def condition_digest(preset) -> str:
+    """What the condition encoder sees of a preset (reference excerpt, its rate, thumbnail), hashed:
+    two presets with equal digests get equal tokens from one checkpoint, whatever their ids."""
+    reference = np.ascontiguousarray(preset.reference, dtype=np.float32)
+    digest = hashlib.sha256(f"{reference.shape}|{int(preset.reference_rate_hz)}|{HINT_SECONDS}|".encode())
+    digest.update(reference.tobytes())
+    digest.update(getattr(preset, "thumbnail_png", None) or b"")
+    return digest.hexdigest()
+
+
+def usable_tokens(tokens: object, context_dim: int) -> np.ndarray | None:
+    """``tokens`` as float32 (tokens, context_dim) when they can condition this checkpoint, else None."""
+    if tokens is None or np.ndim(tokens) != 2 or np.shape(tokens)[1] != context_dim or np.size(tokens) == 0:
+        return None
+    tokens = np.asarray(tokens, dtype=np.float32)
+    return tokens if np.all(np.isfinite(tokens)) else None
+
+
+class ConditionMemo:
+    """Tokens embedded in this process, keyed by (preset id, checkpoint id, condition digest), at most
+    ``capacity``. The id is in the key so that a duplicated preset (same excerpt, new id) gets its own
+    tokens saved; the digest, so that a preset changed under the same id is embedded again.
+
+    One lock per key: threads rendering the same preset wait for the first one's embedding and reuse
+    it; different presets embed in parallel.
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._tokens: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
+        self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
+
+    def key_lock(self, key: tuple[str, str, str]) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def get(self, key: tuple[str, str, str]) -> np.ndarray | None:
+        with self._lock:
+            tokens = self._tokens.get(key)
+            if tokens is not None:
+                self._tokens.move_to_end(key)
+            return tokens
+
+    def put(self, key: tuple[str, str, str], tokens: np.ndarray) -> None:
+        tokens = np.array(tokens, dtype=np.float32)  # a private, read-only copy: callers share it
+        tokens.flags.writeable = False
+        with self._lock:
+            self._tokens[key] = tokens
+            self._tokens.move_to_end(key)
+            while len(self._tokens) > self.capacity:
+                old, _ = self._tokens.popitem(last=False)
+                self._key_locks.pop(old, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+            self._key_locks.clear()
+
+
+CONDITION_MEMO = ConditionMemo()
+log = logging.getLogger("roomtone.presets")
+
+
 def preset_condition(preset, model: Stylizer, checkpoint_id: str,
                      device: str | torch.device = "cpu", encode=None) -> tuple[torch.Tensor, bool]:
-    """(tokens (1, L, context_dim) on ``device``, re-embedded?) for a preset and a checkpoint.
+    """(tokens (1, L, context_dim) on ``device``, embedded by this call?) for a preset and a checkpoint.
 
-    Stored tokens are reused only when they were made by this checkpoint and fit its context width;
-    otherwise the reference is embedded again and the preset updated in place.
+    In order: the preset's own tokens when this checkpoint made them; tokens this process embedded
+    already (CONDITION_MEMO); tokens its ``condition_store`` kept from an earlier run; else the
+    reference is embedded now and handed to the store once. The preset itself is never changed.
+    A store that cannot save costs a warning, not the render: the tokens are simply made again
+    next run.
     """
-    stored = (preset.embeddings or {}).get(EMBEDDING_KEY)
     d = model.config.condition.context_dim
+    tokens = None
+    if preset.embeddings_checkpoint == checkpoint_id:
+        tokens = usable_tokens((preset.embeddings or {}).get(EMBEDDING_KEY), d)
     fresh = False
-    if (preset.embeddings_checkpoint != checkpoint_id or stored is None or np.ndim(stored) != 2
-            or np.shape(stored)[1] != d or not np.all(np.isfinite(stored))):
-        stored = embed_reference(model, preset.reference, preset.reference_rate_hz,
-                                 getattr(preset, "thumbnail_png", None), device, encode)
-        preset.embeddings = {**(preset.embeddings or {}), EMBEDDING_KEY: stored}
-        preset.embeddings_checkpoint = checkpoint_id
-        fresh = True
-    tokens = torch.from_numpy(np.asarray(stored, dtype=np.float32))[None].to(device)
-    return tokens, fresh
+    if tokens is None:
+        key = (str(getattr(preset, "id", "")), checkpoint_id, condition_digest(preset))
+        with CONDITION_MEMO.key_lock(key):
+            tokens = CONDITION_MEMO.get(key)
+            store: ConditionStore | None = getattr(preset, "condition_store", None)
+            if tokens is None and store is not None:
+                tokens = usable_tokens(store.load(preset, checkpoint_id), d)
+            if tokens is None:
+                tokens = embed_reference(model, preset.reference, preset.reference_rate_hz,
+                                         getattr(preset, "thumbnail_png", None), device, encode)
+                fresh = True
+                if store is not None:
+                    _save(store, preset, checkpoint_id, tokens)
+            CONDITION_MEMO.put(key, tokens)
+    return torch.from_numpy(np.array(tokens, dtype=np.float32))[None].to(device), fresh
+
+
+def _save(store: ConditionStore, preset, checkpoint_id: str, tokens: np.ndarray) -> None:
+    try:
+        store.save(preset, checkpoint_id, tokens)
+    except (OSError, RoomtoneError) as exc:
+        log.warning("preset %r: could not keep its condition tokens for checkpoint %s (%s); they are made "
+                    "again on the next run", getattr(preset, "name", "?"), checkpoint_id[:12], exc)
+
+
+def embed_with_available_checkpoint(reference: np.ndarray, rate_hz: int,
+                                    thumbnail_png: bytes | None = None) -> tuple[np.ndarray, str] | None:
+    """(tokens, checkpoint id) from the checkpoint renders would use (the shipped one, or
+    $ROOMTONE_CHECKPOINT), so a new preset renders without embedding; None when there is none."""
+    from engine.diffusion.engine import available_checkpoint, load_stylizer
+
+    path = available_checkpoint()
+    if path is None:
+        return None
+    model, _config, ident = load_stylizer(path, "cpu")
+    return embed_reference(model, reference, rate_hz, thumbnail_png), ident

@@ -167,20 +167,29 @@ def test_make_renderer_without_checkpoint_is_a_clear_error(preset, monkeypatch, 
         make_renderer(preset, Settings(engine="diffusion"), SourceInfo(48000, 1, 48000, -24.0))
 
 
-def test_reembeds_when_checkpoint_differs(checkpoint, preset):
+def test_reembeds_when_checkpoint_differs_without_changing_the_preset(checkpoint, preset):
+    from engine.diffusion.embeddings import CONDITION_MEMO
+    from engine.diffusion.engine import load_stylizer
+
     path, ident = checkpoint
     source = SourceInfo(48000, 1, 48000, -24.0)
-    preset.embeddings, preset.embeddings_checkpoint = {}, None
-    r = DiffusionRenderer(preset, Settings(engine="diffusion"), source, path)
-    assert r.reembedded and preset.embeddings_checkpoint == ident
-    tokens = preset.embeddings[EMBEDDING_KEY].copy()
-    r = DiffusionRenderer(preset, Settings(engine="diffusion"), source, path)
-    assert not r.reembedded  # same checkpoint: stored tokens reused
-    preset.embeddings = {EMBEDDING_KEY: np.zeros_like(tokens)}
+    CONDITION_MEMO.clear()
+    preset.embeddings = {EMBEDDING_KEY: np.zeros((14, 64), np.float32)}
     preset.embeddings_checkpoint = "another-checkpoint"
     r = DiffusionRenderer(preset, Settings(engine="diffusion"), source, path)
-    assert r.reembedded and preset.embeddings_checkpoint == ident
-    np.testing.assert_allclose(preset.embeddings[EMBEDDING_KEY], tokens, atol=1e-6)
+    assert r.reembedded  # another checkpoint's tokens are not used...
+    assert preset.embeddings_checkpoint == "another-checkpoint"  # ...nor replaced: renderers share the preset
+    assert not preset.embeddings[EMBEDDING_KEY].any()
+    r = DiffusionRenderer(preset, Settings(engine="diffusion"), source, path)
+    assert not r.reembedded  # embedded once per process (engine.diffusion.embeddings.CONDITION_MEMO)
+    model, _, _ = load_stylizer(path)
+    tokens, fresh = preset_condition(preset, model, ident)
+    assert not fresh
+    CONDITION_MEMO.clear()
+    preset.embeddings, preset.embeddings_checkpoint = {EMBEDDING_KEY: tokens[0].numpy()}, ident
+    r = DiffusionRenderer(preset, Settings(engine="diffusion"), source, path)
+    assert not r.reembedded  # this checkpoint's stored tokens are used as they are
+    torch.testing.assert_close(preset_condition(preset, model, ident)[0], tokens)
 
 
 # ------------------------------------------------------------------- the shipped checkpoint
