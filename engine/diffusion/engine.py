@@ -70,6 +70,9 @@ SILENT_LUFS = -69.0
 INPUT_NOISE_STD = 1e-3
 CROSSOVER_HZ = 7000.0  # below soxr HQ's passband edge at 8 kHz Nyquist (~7.3 kHz) and the vocoder's top
 CROSSOVER_BAND_HZ = (6300.0, 7300.0)  # the residual's power-complementary ramp (see power_crossover)
+LEVEL_JOIN_BAND_HZ = (5600.0, 6400.0)
+LEVEL_JOIN_PRIOR_S = 0.25
+LEVEL_JOIN_MAX_DB = 24.0
 POWER_CROSSOVER_TAPS_PER_KHZ = 8  # 4 would leave a 0.4 dB dip at the ramp's middle; 8 leaves < 0.1 dB
 CROSSOVER_TAPS_PER_KHZ = 4  # FIR length ~ 4 taps per kHz of source rate: ~1 kHz transition band
 NOISE_CHUNK_FRAMES = 64
@@ -281,6 +284,45 @@ class _StreamDelay:
         return joined[: len(x)]
 
 
+class _LevelJoin:
+    """Gain for the match engine's stem above the crossover, so its level continues the model's.
+
+    The model and the match engine estimate a scene's level independently; where they disagree the
+    crossover would show a step of that size (a model hearing pink noise renders a 17 dB louder bed
+    than the preset's). Both are measured in the third octaves just below the ramp
+    (``LEVEL_JOIN_BAND_HZ``), accumulated from the start of the file (the dB ratio is shrunk
+    towards 0 by n / (n + ``LEVEL_JOIN_PRIOR_S``), so the first blocks stay near unity), and
+    clamped to +-LEVEL_JOIN_MAX_DB. Cumulative sums: the gain settles instead of riding the signal.
+    """
+
+    def __init__(self, rate_hz: int, channels: int) -> None:
+        from scipy.signal import firwin
+
+        taps = firwin(int(round(POWER_CROSSOVER_TAPS_PER_KHZ * rate_hz / 1000.0)) | 1, LEVEL_JOIN_BAND_HZ,
+                      pass_zero=False, fs=rate_hz)
+        self._model, self._match = _StreamFIR(taps, 1), _StreamFIR(taps, channels)
+        self._prior = LEVEL_JOIN_PRIOR_S * rate_hz
+        self._p_model = self._p_match = 0.0
+        self._n = 0
+
+    def __call__(self, model: np.ndarray, match: np.ndarray) -> float:
+        gain = self.gain
+        if len(model):
+            self._p_model += float(np.sum(self._model(model[:, None]) ** 2))
+            # Per channel, as each output channel plays it (the mid of decorrelated channels is 3 dB lower).
+            self._p_match += float(np.mean(np.sum(self._match(match) ** 2, axis=0)))
+            self._n += len(model)
+        return gain
+
+    @property
+    def gain(self) -> float:
+        """From what came before this block (so a block's gain never depends on its own samples)."""
+        if self._n == 0 or self._p_match <= 0.0 or self._p_model <= 0.0:
+            return 1.0
+        db = 10.0 * np.log10(self._p_model / self._p_match) * self._n / (self._n + self._prior)
+        return float(10.0 ** (np.clip(db, -LEVEL_JOIN_MAX_DB, LEVEL_JOIN_MAX_DB) / 20.0))
+
+
 class DiffusionRenderer:
     """Renderer protocol; see the module docstring for the signal path."""
 
@@ -340,6 +382,7 @@ class DiffusionRenderer:
             self._low = [_StreamFIR(low, 1) for _ in range(self.stems)]
             self._high = [_StreamFIR(high, ch) for _ in range(self.stems)]
             self._dialogue_delay = _StreamDelay(self.latency_frames, ch)
+            self._joins = [_LevelJoin(sr, ch) for _ in range(self.stems)]
         elif crossover:
             self._lp = _crossover_lowpass(sr)
             self.latency_frames = (len(self._lp) - 1) // 2
@@ -430,7 +473,10 @@ class DiffusionRenderer:
             spread = lambda x: np.repeat(x[:, None], self.channels, axis=1)  # noqa: E731
             return Stems(dialogue=match[:, 0].copy(), reverb=spread(model[0]), ambience=spread(model[1]))
         dialogue = self._dialogue_delay(match[:, 0])
-        scene = [self._low[k](model[k][:, None]) + self._high[k](match[:, 1 + k]) for k in range(self.stems)]
+        scene = []
+        for k in range(self.stems):
+            above = match[:, 1 + k] * np.float32(self._joins[k](model[k], match[:, 1 + k]))
+            scene.append(self._low[k](model[k][:, None]) + self._high[k](above))
         return Stems(dialogue=dialogue, reverb=scene[0].astype(np.float32), ambience=scene[1].astype(np.float32))
 
     def _crossover(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -84,3 +84,14 @@ def test_dialogue_stem_is_the_match_engines_and_stems_sum_to_the_mix(residual_ch
     db = lambda a, b: 10 * np.log10(np.mean(a ** 2) / np.mean(b ** 2))  # noqa: E731
     assert abs(db(quiet.ambience, out.ambience) + 12) < 0.5
     assert abs(db(quiet.reverb, out.reverb) - db(quiet.dialogue, out.dialogue) + 6) < 0.5
+
+
+def test_level_join_continues_the_models_level_above_the_crossover() -> None:
+    from engine.diffusion.engine import _LevelJoin
+
+    rng = np.random.default_rng(0)
+    join = _LevelJoin(48000, 2)
+    assert join.gain == 1.0  # nothing heard yet: unity
+    gains = [join(rng.standard_normal(4800) * 0.4, rng.standard_normal((4800, 2)) * 0.1) for _ in range(100)]
+    assert gains[0] == 1.0 and abs(20 * np.log10(gains[-1]) - 12.0) < 0.5  # the model is 12 dB louder
+    assert np.all(np.abs(np.diff(20 * np.log10(gains[20:]))) < 0.1)  # it settles, it does not ride
