@@ -298,10 +298,15 @@ class StylizerConfig(_Config):
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     formulation: str = "full"  # packages written before the field existed are full-signal models
+    # Residual only: dB the engine adds to each stem, measured after training on held-back examples
+    # (engine.train.calibrate); () = none. A small model renders its stems at a biased level.
+    stem_gain_db: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         _check(self.formulation in FORMULATIONS, f"formulation must be one of {FORMULATIONS}, got {self.formulation!r}")
         want = len(RESIDUAL_STEMS) if self.formulation == "residual" else 1
+        _check(len(self.stem_gain_db) in (0, want) and all(-40.0 <= g <= 40.0 for g in self.stem_gain_db),
+               f"stem_gain_db needs one value per stem ({want}) within +-40 dB, got {self.stem_gain_db!r}")
         _check(self.unet.stems == want, f"a {self.formulation} model denoises {want} latent(s); unet.stems is {self.unet.stems}")
         _check(self.unet.latent_channels == self.vae.latent_channels,
                f"unet.latent_channels {self.unet.latent_channels} != vae.latent_channels {self.vae.latent_channels}")

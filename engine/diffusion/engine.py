@@ -390,8 +390,11 @@ class DiffusionRenderer:
             self._delay = np.zeros((self.latency_frames, ch), np.float32)
         self._crossover_on = crossover
         # Mixer controls on the model's stems, as the match engine applies them to its own.
-        self._stem_gains = np.array([10.0 ** (settings.wet_db / 20.0), 10.0 ** (settings.trim_db / 20.0)],
-                                    np.float32)[: self.stems, None] if residual else np.ones((1, 1), np.float32)
+        # The package's calibration first (its stems' measured level bias), then the faders.
+        calibration = np.asarray(config.stem_gain_db or (0.0,) * self.stems, np.float64)
+        faders = np.array([settings.wet_db, settings.trim_db])[: self.stems]
+        self._stem_gains = (10.0 ** ((calibration + faders) / 20.0)).astype(np.float32)[:, None] if residual \
+            else np.ones((1, 1), np.float32)
         self._lo_pending = np.zeros((self.stems, 0), np.float32)  # model stems at the source rate, not yet combined
         self._hi_pending = np.zeros((0, 3 if residual else 1, ch), np.float32)  # match stems (or mix), not yet combined
 

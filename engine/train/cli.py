@@ -101,6 +101,13 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
 
+    p = sub.add_parser("calibrate", help="measure a residual package's stem levels on held-back scene pairs "
+                                         "and write the package with them")
+    p.add_argument("--package", required=True, metavar="DIR", help="a residual stylizer package")
+    p.add_argument("--data", required=True, metavar="BANK", help="the scene-pairs bank it was trained on")
+    p.add_argument("--out", required=True, metavar="DIR", help="where the calibrated package goes")
+    p.add_argument("--examples", type=int, default=24, help="held-back pairs to measure (default 24)")
+
     p = sub.add_parser("scene-corpus", help="render the scene estimator's corpus (features + truth per room; resumable)")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--rooms", type=int, default=640, help="simulated rooms (default 640; 16 references each)")
@@ -147,6 +154,12 @@ def run(args: argparse.Namespace) -> int:
 
         build_bank(args.out, BankConfig(rooms=args.rooms, talkers=args.talkers, split=args.split, seed=args.seed),
                    workers=args.workers, log=_log)
+        return 0
+    if cmd == "calibrate":
+        from engine.train.calibrate import calibrate_package
+
+        ident, gains = calibrate_package(args.package, args.data, args.out, examples=args.examples)
+        _log(f"stem gains {dict(zip(('reverb', 'ambience'), gains))} dB; package {ident[:12]} written to {args.out}")
         return 0
     if cmd == "scene-corpus":
         from engine.train.scene_corpus import SceneCorpusConfig, render_scene_corpus

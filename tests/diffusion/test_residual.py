@@ -95,3 +95,27 @@ def test_level_join_continues_the_models_level_above_the_crossover() -> None:
     gains = [join(rng.standard_normal(4800) * 0.4, rng.standard_normal((4800, 2)) * 0.1) for _ in range(100)]
     assert gains[0] == 1.0 and abs(20 * np.log10(gains[-1]) - 12.0) < 0.5  # the model is 12 dB louder
     assert np.all(np.abs(np.diff(20 * np.log10(gains[20:]))) < 0.1)  # it settles, it does not ride
+
+
+def test_the_packages_stem_calibration_is_applied_before_the_faders(residual_checkpoint, tmp_path, monkeypatch) -> None:
+    from dataclasses import replace
+
+    from engine.audio import resample
+    from engine.diffusion import load_checkpoint
+
+    model, config = load_checkpoint(residual_checkpoint)
+    calibrated = replace(config, stem_gain_db=(6.0, -6.0))
+    model.config = calibrated
+    save_checkpoint(model, calibrated, tmp_path / "calibrated")
+    with pytest.raises(ValueError, match="stem_gain_db"):
+        replace(config, stem_gain_db=(1.0,))
+    preset = load_preset(FACTORY / "restaurant")
+    x = resample(speech(2.7), 48000, 16000)
+    renders = {}
+    for name, path in (("plain", residual_checkpoint), ("calibrated", tmp_path / "calibrated")):
+        monkeypatch.setenv("ROOMTONE_CHECKPOINT", str(path))
+        renders[name] = restyle(x, 16000, preset, Settings(engine="diffusion", steps=2, stems=True, seed=1))
+    a, b = renders["plain"], renders["calibrated"]
+    np.testing.assert_array_equal(a.dialogue, b.dialogue)
+    db = lambda u, v: 10 * np.log10(np.mean(u ** 2) / np.mean(v ** 2))  # noqa: E731
+    assert abs(db(b.reverb, a.reverb) - 6.0) < 0.05 and abs(db(b.ambience, a.ambience) + 6.0) < 0.05

@@ -67,3 +67,15 @@ def _best_lag_correlation(x: np.ndarray, y: np.ndarray, max_lag: int = 4000) -> 
     c = correlate(x.astype(np.float64), y.astype(np.float64), mode="full", method="fft")
     mid = len(y) - 1
     return float(np.max(np.abs(c[mid: mid + max_lag])) / np.sqrt(np.dot(x, x) * np.dot(y, y)))
+
+
+def test_calibration_measures_each_stem_and_writes_it_into_the_package(bank: SceneBank, tmp_path) -> None:
+    from engine.diffusion import Stylizer, StylizerConfig, load_checkpoint, save_checkpoint
+    from engine.train.calibrate import calibrate_package
+
+    config = StylizerConfig.named("tiny", "residual")
+    torch.manual_seed(0)
+    save_checkpoint(Stylizer(config), config, tmp_path / "pkg")
+    _, gains = calibrate_package(tmp_path / "pkg", bank.folder, tmp_path / "out", examples=2, steps=2)
+    assert len(gains) == 2 and all(np.isfinite(gains))
+    assert load_checkpoint(tmp_path / "out")[1].stem_gain_db == gains
