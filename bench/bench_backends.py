@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -51,9 +50,21 @@ def speech_like(seconds: float, rate: int = RATE) -> np.ndarray:
 
 
 def preset_from_reference(reference: np.ndarray, rate: int):
-    """What the diffusion engine reads of a preset, for inputs at the model rate (no match band)."""
-    return types.SimpleNamespace(reference=reference, reference_rate_hz=rate, thumbnail_png=None,
-                                 embeddings={}, embeddings_checkpoint=None)
+    """A whole preset from a reference recording, as `preset create` would make it."""
+    from engine.scene import analyse_reference
+    from presets.store import ScenePreset
+
+    a = analyse_reference(reference, rate)
+    return ScenePreset(name="bench", profile=a.profile, ambience=a.ambience_excerpt,
+                       ambience_rate_hz=a.excerpt_sample_rate_hz, reference=a.reference_excerpt,
+                       reference_rate_hz=a.excerpt_sample_rate_hz)
+
+
+def bench_preset():
+    """A factory preset (restaurant): the residual engine's direct path and faders need a whole scene."""
+    from presets.store import load_preset
+
+    return load_preset(Path(__file__).resolve().parents[1] / "presets" / "factory" / "restaurant")
 
 
 def render(x: np.ndarray, preset, settings, window_batch: int) -> np.ndarray:
@@ -75,7 +86,7 @@ def one(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     x = speech_like(args.seconds)
-    preset = preset_from_reference(speech_like(3.0)[::-1].copy(), RATE)
+    preset = bench_preset()
     settings = Settings(engine="diffusion", sampler=args.sampler, steps=args.steps, guidance=4.5,
                         backend=args.backend, device=args.device, precision=args.precision)
     cuda = settings.device == "cuda" or (settings.device == "auto" and torch.cuda.is_available())
