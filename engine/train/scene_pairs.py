@@ -44,11 +44,12 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+# The engine's own levels, so training sees the input exactly as a render gives it to the model.
+from engine.diffusion.engine import INPUT_NOISE_STD, MODEL_SPEECH_LUFS
+
 BANK_MANIFEST = "bank.json"
 BANK_FORMAT = "roomtone.train.scene-pairs"
 SPLITS = ("train", "heldout")
-MODEL_SPEECH_LUFS = -26.0  # engine.diffusion.engine.MODEL_SPEECH_LUFS (engine.train never imports the engine)
-INPUT_NOISE_STD = 1e-3  # engine.diffusion.engine.INPUT_NOISE_STD
 DIRECT_HALF_WINDOW_MS = 2.5  # the DRR's direct-sound window (engine.kit.acoustics.drr_db)
 PRE_ROLL_S = 1.5  # speech before the window, so the window's reverb holds tails of earlier words
 ROOMS_PER_SHARD = 20
