@@ -384,10 +384,10 @@ class DiffusionRenderer:
             self._dialogue_delay = _StreamDelay(self.latency_frames, ch)
             self._joins = [_LevelJoin(sr, ch) for _ in range(self.stems)]
         elif crossover:
-            self._lp = _crossover_lowpass(sr)
-            self.latency_frames = (len(self._lp) - 1) // 2
-            self._lp_state = np.zeros((len(self._lp) - 1, ch))
-            self._delay = np.zeros((self.latency_frames, ch), np.float32)
+            lp = _crossover_lowpass(sr)
+            self.latency_frames = (len(lp) - 1) // 2
+            self._lp = _StreamFIR(lp, ch)
+            self._delay = _StreamDelay(self.latency_frames, ch)
         self._crossover_on = crossover
         # Mixer controls on the model's stems, as the match engine applies them to its own.
         # The package's calibration first (its stems' measured level bias), then the faders.
@@ -484,15 +484,9 @@ class DiffusionRenderer:
 
     def _crossover(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """delay_D(hi) + LP(lo - hi): the low band of the model plus the high band of the match render."""
-        from scipy.signal import lfilter
-
         if len(lo) == 0:
             return np.zeros((0, self.channels), np.float32)
-        diff = lo[:, None].astype(np.float64) - hi.astype(np.float64)
-        low, self._lp_state = lfilter(self._lp, [1.0], diff, axis=0, zi=self._lp_state)
-        delayed = np.concatenate([self._delay, hi])
-        self._delay = delayed[len(hi):]
-        return delayed[: len(hi)] + low
+        return self._delay(hi) + self._lp(lo[:, None].astype(np.float64) - hi.astype(np.float64))
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
