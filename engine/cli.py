@@ -633,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_train(sub)
     register_eval(sub)
+    __import__("engine.visual.cli", fromlist=["register"]).register(sub)  # roomtone picture
     for child in _each_parser(parser):  # the one rule for global options, on every sub-command
         if child is not parser:
             child.formatter_class = _HelpFormatter

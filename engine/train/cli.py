@@ -125,6 +125,24 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/state")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--seed", type=int, default=0, help="(default 0)")
+    p = sub.add_parser("picture", help="train the audio-driven picture stylizer (engine.visual) on a folder of "
+                                       "videos or image + sound pairs (resumable)")
+    p.add_argument("--data", required=True, metavar="DIR", help="videos with sound, or same-stem image + sound files")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--steps", type=int, default=1000, help="total optimiser steps; --resume continues to this")
+    p.add_argument("--batch", type=int, default=4, help="pairs per step (default 4)")
+    p.add_argument("--image-px", type=int, default=128, help="training resolution (default 128, a multiple of 4)")
+    p.add_argument("--conditioner", choices=("audio", "label"), default="audio",
+                   help="audio (the method) or label (the one-hot baseline; needs meta.json labels)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/state")
+    p.add_argument("--ckpt-every", type=int, default=100)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("picture-data", help="render the procedural audio-visual set (picture and sound share a factor)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--examples", type=int, default=400)
+    p.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=run)
 
 
@@ -172,6 +190,23 @@ def run(args: argparse.Namespace) -> int:
 
         config = SceneTrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads)
         train_scene_estimator(args.data, args.out, config, resume=args.resume)
+        return 0
+    if cmd == "picture":
+        import torch
+
+        from engine.visual.model import VisualConfig
+        from engine.visual.train import PictureTrainConfig, train_picture
+
+        torch.set_num_threads(args.threads)
+        config = PictureTrainConfig(steps=args.steps, batch_size=args.batch, seed=args.seed, ckpt_every=args.ckpt_every,
+                                    model=VisualConfig(image_px=args.image_px, conditioner=args.conditioner))
+        last = train_picture(args.data, args.out, config, resume=args.resume, log=_log)
+        _log(f"picture: done, last {last}; package in {Path(args.out) / 'model'}")
+        return 0
+    if cmd == "picture-data":
+        from engine.visual.procedural import render_procedural_set
+
+        _log(f"wrote {args.examples} pairs to {render_procedural_set(args.out, args.examples, args.seed)}")
         return 0
     raise ValueError(f"unknown train command {cmd!r}")
 

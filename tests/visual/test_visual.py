@@ -1,0 +1,124 @@
+"""engine.visual at debug size on the CPU: real networks, real files (PNG, FLAC, a PyAV video)."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from engine.visual.dataset import PictureData
+from engine.visual.losses import PatchNCELoss
+from engine.visual.model import AVDiscriminator, VisualConfig
+from engine.visual.procedural import render_procedural_set
+from engine.visual.train import PictureStage, PictureTrainConfig, Stylizer, load_stylizer, save_stylizer
+from engine.visual.video import read_video, write_video
+
+C = VisualConfig.debug()
+
+
+def _batch(n=2, c=C):
+    frames = int(c.window_s * c.sample_rate_hz) // 256 + 1
+    return {"image": torch.rand(n, 3, c.image_px, c.image_px) * 2 - 1, "mel": torch.randn(n, 1, c.n_mels, frames),
+            "label": torch.eye(c.num_labels)[:n], "factor": torch.zeros(n)}
+
+
+def test_shapes_and_identity_at_init():
+    b = _batch()
+    g = Stylizer(C)
+    out = g(b["image"], b["mel"])
+    assert out.shape == b["image"].shape
+    assert torch.allclose(out, b["image"])  # the change head starts at zero
+    assert AVDiscriminator(C)(b["image"], b["mel"]).shape[:2] == (2, 1)
+    lab = Stylizer(VisualConfig.debug().__class__(**{**C.__dict__, "conditioner": "label"}))
+    assert lab(b["image"], b["label"]).shape == b["image"].shape
+
+
+def test_patchnce_low_for_same_patches_high_for_shuffled():
+    torch.manual_seed(0)
+    k = torch.nn.functional.normalize(torch.randn(2, 32, 16), dim=-1)
+    loss = PatchNCELoss(0.07)
+    same, shuffled = loss(k, k), loss(k[:, torch.randperm(32)], k)
+    assert same < 0.1 < np.log(32) < shuffled
+
+
+def test_discriminator_reads_the_sound():
+    b = _batch()
+    d = AVDiscriminator(C)
+    assert not torch.allclose(d(b["image"], b["mel"]), d(b["image"], b["mel"].flip(0)))
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pairs")
+    render_procedural_set(root, 8, seed=1, px=C.image_px, seconds=C.window_s)
+    return root
+
+
+def test_dataset_from_pairs(tiny_set):
+    data = PictureData.from_folder(tiny_set, C)
+    assert len(data) == 8 and data.images.shape == (8, 3, 32, 32)
+    item = data[1]
+    assert item["image"].min() >= -1 and item["label"].argmax() == 1 and item["factor"] > 0
+
+
+def _run(data, out, steps, resume=False):
+    from engine.train.loop import run_stage
+
+    cfg = PictureTrainConfig(steps=steps, batch_size=4, ckpt_every=3, log_every=1, model=C)
+    stage = PictureStage(cfg)
+    run_stage(stage, data, None, out, resume=resume)
+    return stage
+
+
+def test_training_reduces_loss_and_resumes_exactly(tiny_set, tmp_path):
+    import json
+
+    torch.set_num_threads(1)
+    data = PictureData.from_folder(tiny_set, C)
+    full = _run(data, tmp_path / "a", 6)
+    log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["nce"] < log[0]["nce"]
+    _run(data, tmp_path / "b", 3)
+    resumed = _run(data, tmp_path / "b", 6, resume=True)
+    for k, v in full.G.state_dict().items():
+        assert torch.equal(v, resumed.G.state_dict()[k]), k
+    assert load_stylizer(tmp_path / "b" / "model").config == C
+
+
+def _video(path, n=6, size=(40, 48), rate=Fraction(12)):
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (size[0], size[1], 3), dtype=np.uint8) for _ in range(n)]
+    audio = (0.1 * rng.standard_normal(int(n / rate * 16000))).astype(np.float32)
+    write_video(path, frames, rate, audio, 16000)
+    return frames
+
+
+def test_dataset_from_a_real_video(tmp_path):
+    _video(tmp_path / "clip.mp4", n=24)
+    data = PictureData.from_folder(tmp_path, C)
+    assert len(data) == 2 and data.images.shape[1:] == (3, 32, 32)  # one frame a second of a 2 s clip
+
+
+def test_cli_keeps_size_and_frame_rate(tmp_path, tiny_set):
+    from PIL import Image
+
+    from engine.cli import main
+
+    torch.manual_seed(0)
+    model = Stylizer(C)
+    torch.nn.init.normal_(model.gen.up[-1].weight, std=0.05)  # a visible change
+    save_stylizer(model, tmp_path / "pkg")
+    img = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)).save(img)
+    snd = next(tiny_set.glob("*_rain.flac"))
+    assert main(["picture", str(img), "--sound", str(snd), "--model", str(tmp_path / "pkg"),
+                 "-o", str(tmp_path / "out.png")]) == 0
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert out.shape == (50, 70, 3) and not np.array_equal(out, np.asarray(Image.open(img)))
+    _video(tmp_path / "in.mp4")
+    assert main(["picture", "--video", str(tmp_path / "in.mp4"), "--model", str(tmp_path / "pkg"),
+                 "-o", str(tmp_path / "out.mp4")]) == 0
+    frames, _t, audio, rate = read_video(tmp_path / "out.mp4", 16000)
+    assert len(frames) == 6 and frames[0].shape == (40, 48, 3) and rate == 12 and audio is not None
+    assert main(["picture", str(img), "--sound", str(snd), "--mix-weight", "2", "--mix", str(snd),
+                 "--model", str(tmp_path / "pkg"), "-o", str(tmp_path / "bad.png")]) != 0
