@@ -19,6 +19,11 @@ _LAZY = {
     "PictureStage": "engine.visual.train",
     "train_picture": "engine.visual.train",
     "render_procedural_set": "engine.visual.procedural",
+    "restyle_picture": "engine.visual.stylize",
+    "restyle_video": "engine.visual.stylize",
+    "restyle_still": "engine.visual.stylize",
+    "DEFAULT_MODEL": "engine.visual.stylize",
+    "load_stylizer": "engine.visual.train",
 }
 
 __all__ = list(_LAZY)

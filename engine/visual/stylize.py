@@ -102,3 +102,27 @@ def restyle_video(video: str | Path, out: str | Path, *, sound: str | Path | Non
     cond = sound_condition(model, drive, gain_db, read_sound(mix, sr) if mix else None, mix_weight if mix else 0.0)
     write_video(out, restyle_frames(frames, cond, model), rate, track, sr)
     return Path(out)
+
+
+def restyle_still(png: bytes, sound: np.ndarray, sample_rate_hz: int, *, gain_db: float = 0.0,
+                  model_dir: str | Path | None = None) -> bytes:
+    """A preset's still (PNG bytes) restyled by a sound array ((n,) or (n, ch) at ``sample_rate_hz``);
+    returns PNG bytes of the same size. The desktop's door: arrays in, bytes out, no files."""
+    import io
+
+    import soxr
+    from PIL import Image
+
+    model = _model(model_dir)
+    mono = np.asarray(sound, dtype=np.float32)
+    mono = mono.mean(axis=1) if mono.ndim == 2 else mono
+    if sample_rate_hz != model.config.sample_rate_hz:
+        mono = soxr.resample(mono, sample_rate_hz, model.config.sample_rate_hz).astype(np.float32)
+    try:
+        image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.uint8)
+    except Exception as exc:  # noqa: BLE001 - PIL raises several types for a bad image
+        raise RoomtoneError(f"the preset's still is not a readable image ({exc})") from exc
+    result = restyle_frames([image], sound_condition(model, mono, gain_db), model)[0]
+    buf = io.BytesIO()
+    Image.fromarray(result).save(buf, format="PNG")
+    return buf.getvalue()
