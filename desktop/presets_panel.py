@@ -31,6 +31,7 @@ from engine.describe import preset_summary
 from desktop.dialogs import VIDEO_EXTENSIONS, BlendDialog, NewPresetDialog
 from desktop.preset_actions import PresetActions
 from desktop.scene_view import SceneProfileView
+from desktop.workers import run_task
 
 ICON_PX = 44
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -126,6 +127,12 @@ class PresetsPanel(QWidget):
         self.profile_view = SceneProfileView(self)
         self.play_button = QPushButton("▶ Play reference", self)
         self.play_button.clicked.connect(self._play)
+        self.picture_button = QPushButton("Restyle still by its sound", self)
+        self.picture_button.setToolTip("the preset's still as it would look with its own ambience (engine.visual)")
+        self.picture_button.clicked.connect(self.restyle_still)
+        self.picture_label = QLabel(self)
+        self.picture_label.hide()
+        self.picture_task = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -136,6 +143,8 @@ class PresetsPanel(QWidget):
         layout.addWidget(self.analysis_row)
         layout.addWidget(self.profile_view, 3)
         layout.addWidget(self.play_button)
+        layout.addWidget(self.picture_button)
+        layout.addWidget(self.picture_label)
 
         actions.changed.connect(self.refresh)
         actions.analysing.connect(self._on_analysing)
@@ -272,6 +281,26 @@ class PresetsPanel(QWidget):
                 self.actions.log.emit("error", "", "blend needs two different presets")
             elif name:
                 self.actions.blend(a, b, weight, name)
+
+    def restyle_still(self) -> None:
+        """Restyle the current preset's still by its ambience off the UI thread; show it below."""
+        import engine.visual
+
+        preset = self.current_preset()
+        if preset is None or not preset.thumbnail_png:
+            self.actions.log.emit("error", "", "this preset has no still to restyle (make it from a video)")
+            return
+        png, sound, rate = preset.thumbnail_png, preset.ambience, preset.ambience_rate_hz
+        self.picture_task = run_task(lambda progress, cancel: engine.visual.restyle_still(png, sound, rate),
+                                     "restyle still")
+        self.picture_task.signals.finished.connect(self._show_still)
+        self.picture_task.signals.failed.connect(lambda msg: self.actions.log.emit("error", "", msg))
+
+    def _show_still(self, png: bytes) -> None:
+        pix = QPixmap()
+        pix.loadFromData(png, "PNG")
+        self.picture_label.setPixmap(pix.scaledToWidth(min(pix.width(), 256)))
+        self.picture_label.show()
 
     def _play(self) -> None:
         p = self.current_preset()

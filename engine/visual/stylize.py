@@ -57,7 +57,7 @@ def restyle_frames(frames: list[np.ndarray], condition, model) -> list[np.ndarra
     with torch.no_grad():
         emb = model.cond(condition)
         for f in frames:
-            x = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].float() / 127.5 - 1
+            x = torch.from_numpy(np.array(f, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 127.5 - 1
             small = F.interpolate(x, size=(px, px), mode="bilinear", antialias=True, align_corners=False)
             change = model.gen(small, emb) - small
             big = F.interpolate(change, size=x.shape[-2:], mode="bilinear", align_corners=False)
