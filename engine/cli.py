@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine import Cancelled, CancelToken, ProgressEvent, RoomtoneError, Settings
 from engine.errors import OutputError, PresetError, describe_os_error, printable
-from engine.settings import BACKENDS, DEVICES, ENGINES, MAX_TAIL_S, PRECISIONS
+from engine.settings import BACKENDS, DEVICES, ENGINES, MAX_TAIL_S, PRECISIONS, SAMPLERS, TRT_PRECISIONS
 
 
 class Exit(enum.IntEnum):
@@ -266,24 +266,12 @@ def cmd_export_onnx(args: argparse.Namespace) -> Exit:
 
 
 def cmd_build_trt(args: argparse.Namespace) -> Exit:
-    import torch
+    from engine.runtime.tensorrt_backend import prebuild_tensorrt
 
-    from engine.diffusion.engine import load_stylizer
-    from engine.runtime.select import cache_dir, ensure_onnx_export
-    from engine.runtime.onnx_export import read_onnx_manifest
-    from engine.runtime.tensorrt_backend import TRT_GRAPHS, EngineCache, build_tensorrt_engines, import_tensorrt
-
-    trt = import_tensorrt()
-    if not torch.cuda.is_available():
-        raise RoomtoneError("building TensorRT engines needs a CUDA GPU (engines are tuned for the GPU they run on)")
-    model, config, ident = load_stylizer(_checkpoint_dir(args), "cuda")
-    export = ensure_onnx_export(model, ident, args.onnx_dir)
-    cache = EngineCache(cache_dir() / "tensorrt")
-    built: list[str] = []
-    build_tensorrt_engines(config, export, read_onnx_manifest(export, ident), cache, args.precision,
-                           args.batch_windows, "cuda", trt=trt, on_build=built.append)
-    print(f"TensorRT {trt.__version__} engines ({args.precision}, up to {args.batch_windows} windows) for checkpoint "
-          f"{ident[:12]} in {cache.directory}: {len(built)} built, {len(TRT_GRAPHS) - len(built)} already cached")
+    done = prebuild_tensorrt(_checkpoint_dir(args), args.precision, args.batch_windows, args.onnx_dir)
+    print(f"TensorRT {done.tensorrt_version} engines ({args.precision}, up to {args.batch_windows} windows) for "
+          f"checkpoint {done.checkpoint_id[:12]} in {done.cache_dir}: {len(done.built)} built, {done.cached} already "
+          "cached")
     return Exit.OK
 
 
@@ -552,24 +540,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     def render_options(r: argparse.ArgumentParser) -> None:
         r.add_argument("--preset", required=True, metavar="NAME", help="the scene preset (name or id)")
-        r.add_argument("--engine", choices=ENGINES, default="match",
+        r.add_argument("--engine", choices=ENGINES, default=Settings.engine,
                        help="match = DSP scene matching; diffusion = the neural stylizer (needs a checkpoint)")
-        r.add_argument("--trim-db", type=_number(float, -60.0, 24.0, " dB"), default=0.0,
+        r.add_argument("--trim-db", type=_number(float, -60.0, 24.0, " dB"), default=Settings.trim_db,
                        help="ambience level in dB, relative to the scene's own")
-        r.add_argument("--wet-db", type=_number(float, -60.0, 24.0, " dB"), default=0.0,
+        r.add_argument("--wet-db", type=_number(float, -60.0, 24.0, " dB"), default=Settings.wet_db,
                        help="reverb level in dB, relative to the scene's own")
-        r.add_argument("--eq-amount", type=_number(float, 0.0, 2.0), default=1.0,
+        r.add_argument("--eq-amount", type=_number(float, 0.0, 2.0), default=Settings.eq_amount,
                        help="scene colouration: 0 = none, 1 = the scene's, 2 = double")
-        r.add_argument("--seed", type=_number(int, 0, 2**32 - 1), default=0,
+        r.add_argument("--seed", type=_number(int, 0, 2**32 - 1), default=Settings.seed,
                        help="random seed: the same seed, input and preset give the same output")
-        r.add_argument("--tail", type=_number(float, 0.0, MAX_TAIL_S, " s"), default=0.0, metavar="SECONDS",
+        r.add_argument("--tail", type=_number(float, 0.0, MAX_TAIL_S, " s"), default=Settings.tail_s,
+                       metavar="SECONDS",
                        help="extra seconds after the input's end where reverb and ambience ring out (faded at "
                             "the end); 0 = exactly the input's length")
         # diffusion engine only
         r.add_argument("--steps", type=_number(int, 1, 1000), default=Settings.steps, help="diffusion: sampler steps")
         r.add_argument("--guidance", type=_number(float, 0.0, 30.0), default=Settings.guidance,
                        help="diffusion: classifier-free guidance scale")
-        r.add_argument("--sampler", choices=("ddim", "dpmpp"), default=Settings.sampler, help="diffusion: sampler")
+        r.add_argument("--sampler", choices=SAMPLERS, default=Settings.sampler, help="diffusion: sampler")
         r.add_argument("--device", choices=DEVICES, default=Settings.device,
                        help="diffusion: device (auto = CUDA when available)")
         r.add_argument("--backend", choices=BACKENDS, default=Settings.backend,
@@ -623,7 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint", metavar="DIR", default=None,
                    help="checkpoint package (default: $ROOMTONE_CHECKPOINT or the shipped one)")
     t.add_argument("--onnx-dir", metavar="DIR", default=None, help="an export-onnx folder (default: the cache)")
-    t.add_argument("--precision", choices=("fp16", "fp32"), default="fp16", help="engine precision")
+    t.add_argument("--precision", choices=TRT_PRECISIONS, default=TRT_PRECISIONS[0], help="engine precision")
     t.add_argument("--batch-windows", type=_number(int, 1), default=4, metavar="N",
                    help="largest window batch the engines take (match restyle --batch-windows)")
     t.set_defaults(func=cmd_build_trt)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
+# Every option list a user can name lives here once; the CLI, the GUI, the runtime and the
+# pipeline validate against these.
 ENGINES = ("match", "diffusion")
+SAMPLERS = ("ddim", "dpmpp")  # engine.diffusion.samplers: DDIM and DPM-Solver++(2M)
 # diffusion runtime (engine.runtime.select documents what "auto" picks)
 BACKENDS = ("auto", "torch", "onnx", "tensorrt")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+TRT_PRECISIONS = ("fp16", "fp32")  # what a prebuilt TensorRT engine (roomtone build-trt) runs in
 MAX_TAIL_S = 60.0  # longer than any room rings; bounds the extra output an editor can ask for
 
 
@@ -49,7 +53,7 @@ class Settings:
             raise ValueError(f"steps must be between 1 and 1000, got {self.steps}")
         if not 0.0 <= self.guidance <= 30.0:
             raise ValueError(f"guidance must be between 0 and 30, got {self.guidance}")
-        if self.sampler not in ("ddim", "dpmpp"):
+        if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be 'ddim' or 'dpmpp', got {self.sampler!r}")
         for name, allowed in (("device", DEVICES), ("backend", BACKENDS), ("precision", PRECISIONS)):
             if getattr(self, name) not in allowed:

@@ -362,3 +362,23 @@ def test_a_clipping_render_says_so_in_one_warning_line(tmp_path, lib, capsys):
                  "-o", str(tmp_path / "p.wav")]) == Exit.OK
     assert any(line.startswith("warning:") and "p.wav" in line and "dBFS" in line
                for line in capsys.readouterr().err.splitlines())
+
+
+def test_render_options_take_their_choices_and_defaults_from_settings():
+    """One vocabulary: the CLI restates no option list or default of engine.settings."""
+    from engine import settings as vocab
+    from engine.cli import build_parser
+    from engine.settings import Settings
+
+    args = build_parser().parse_args(["restyle", "in.wav", "-o", "out", "--preset", "p"])
+    fields = {"engine": "engine", "trim_db": "trim_db", "wet_db": "wet_db", "eq_amount": "eq_amount",
+              "seed": "seed", "tail": "tail_s", "steps": "steps", "guidance": "guidance", "sampler": "sampler",
+              "device": "device", "backend": "backend", "precision": "precision"}
+    for option, field in fields.items():
+        assert getattr(args, option) == getattr(Settings(), field), option
+    restyle = next(a for a in build_parser()._actions if hasattr(a, "choices") and a.choices and "restyle" in a.choices)
+    choices = {a.dest: tuple(a.choices) for a in restyle.choices["restyle"]._actions if a.choices}
+    assert choices == {"engine": vocab.ENGINES, "sampler": vocab.SAMPLERS, "device": vocab.DEVICES,
+                       "backend": vocab.BACKENDS, "precision": vocab.PRECISIONS}
+    trt = restyle.choices["build-trt"]
+    assert tuple(next(a for a in trt._actions if a.dest == "precision").choices) == vocab.TRT_PRECISIONS

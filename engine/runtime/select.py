@@ -27,12 +27,10 @@ import torch
 
 from engine.errors import RoomtoneError
 from engine.runtime.base import Backend
+from engine.settings import BACKENDS, DEVICES, PRECISIONS
 
 log = logging.getLogger("roomtone.runtime")
 
-BACKENDS = ("auto", "torch", "onnx", "tensorrt")
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 CACHE_ENV = "ROOMTONE_CACHE"
 DEFAULT_MAX_WINDOWS = 4  # TensorRT profile when nothing else is asked for: the renderer's own batch
 
