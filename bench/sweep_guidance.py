@@ -39,37 +39,16 @@ CONFIGS = [(1.0, (0.0, 1.0), 0.0), (0.0, (0.0, 1.0), 0.0), (1.5, (0.0, 1.0), 0.0
            (4.5, (0.0, 0.5), 0.0), (4.5, (0.6, 1.0), 0.7)]  # the first must be g = 1: the others are compared to it
 
 
-def guided_eps(pipe: StylizerPipeline, latent: torch.Tensor, enhanced: torch.Tensor, t: torch.Tensor,
-               condition: torch.Tensor, g: float, phi: float) -> torch.Tensor:
-    """CFG, then (phi > 0) the guided x0 rescaled towards the conditional x0's standard deviation."""
-    b = latent.shape[0]
-    eps_u, eps_c = pipe.unet(torch.cat([latent, latent]), torch.cat([enhanced, enhanced]), t,
-                             torch.cat([pipe.cond_encoder.null_like(condition), condition])).split(b)
-    eps = eps_c + (g - 1.0) * (eps_c - eps_u)
-    if phi <= 0 or g == 1.0:
-        return eps
-    alpha = float(pipe.sampler.schedule.alphas_cumprod[int(t)]) ** 0.5
-    sigma = (1.0 - alpha * alpha) ** 0.5
-    x0, x0_c = (latent - sigma * eps) / alpha, (latent - sigma * eps_c) / alpha
-    dims = (1, 2, 3)
-    x0 = phi * x0 * (x0_c.std(dim=dims, keepdim=True) / x0.std(dim=dims, keepdim=True)) + (1.0 - phi) * x0
-    return (latent - alpha * x0) / sigma
-
-
 @torch.no_grad()
 def sample_mels(pipe: StylizerPipeline, enhanced: torch.Tensor, condition: torch.Tensor, frames: int, steps: int,
                 g: float, interval: tuple[float, float], phi: float, seed: int) -> torch.Tensor:
-    total = pipe.sampler.schedule.num_train_timesteps
+    """The pipeline's own loop with guidance over ``interval`` of t / T and rescale ``phi``."""
     mels = []
     for i in range(0, enhanced.shape[0], BATCH):
         lat_e, cond = enhanced[i:i + BATCH], condition[i:i + BATCH]
-        generator = torch.Generator().manual_seed(seed)
-        latent = torch.randn(lat_e.shape, generator=generator)  # the same noise as the evidence script
-        pipe.sampler.set_timesteps(steps)
-        for t in pipe.sampler.timesteps:
-            g_t = g if interval[0] <= float(t) / total <= interval[1] else 1.0
-            latent = pipe.sampler.step(guided_eps(pipe, latent, lat_e, t, cond, g_t, phi), t, latent,
-                                       generator=generator)
+        noise = torch.randn(lat_e.shape, generator=torch.Generator().manual_seed(seed))  # as the evidence script
+        latent = pipe(enhanced_latent=lat_e, condition=cond, latents=noise, steps=steps, guidance_scale=g,
+                      seed=seed, output="latent", guidance_interval=interval, guidance_rescale=phi).latent
         mels.append(pipe.decode(latent, frames))
     return torch.cat(mels)
 

@@ -213,19 +213,8 @@ class WindowStylizer:
         if stems > 1:
             windows = windows[:, 0]
         wave = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
-        enhanced_latent, num_frames = pipe.encode_enhanced(wave)
-        b = enhanced_latent.shape[0]
-        if tuple(noise.shape) != pipe.noise_shape(enhanced_latent):
-            raise ValueError(f"noise has shape {tuple(noise.shape)}, the latents {pipe.noise_shape(enhanced_latent)}")
-        latent = noise.to(pipe.device, pipe.dtype)
-        condition = condition.to(pipe.device, pipe.dtype).expand(b, -1, -1)
-        generator = torch.Generator(device="cpu").manual_seed(generator_seed)  # DDIM eta > 0 only
-        pipe.sampler.set_timesteps(self.steps)
-        for step_t in pipe.sampler.timesteps:
-            eps = pipe.predict_noise(latent, enhanced_latent, step_t.to(pipe.device), condition, self.guidance)
-            latent = pipe.sampler.step(eps, step_t, latent, generator=generator)
-        mel = pipe.decode(latent, num_frames)
-        out = pipe.vocode(mel)[..., : windows.shape[-1]]
+        out = pipe(wave, condition, latents=noise, steps=self.steps, guidance_scale=self.guidance,
+                   seed=generator_seed).wave  # the seed drives DDIM eta > 0 only: the start noise is given
         self.calls += 1
         if out.shape[-1] < windows.shape[-1]:
             out = torch.nn.functional.pad(out, (0, windows.shape[-1] - out.shape[-1]))

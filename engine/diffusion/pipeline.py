@@ -111,7 +111,9 @@ class StylizerPipeline:
 
     @torch.no_grad()
     def predict_noise(self, latent: Tensor, enhanced_latent: Tensor, timestep: Tensor | int, condition: Tensor,
-                      guidance_scale: float) -> Tensor:
+                      guidance_scale: float, guidance_rescale: float = 0.0) -> Tensor:
+        """Classifier-free guided noise. ``guidance_rescale`` phi > 0 rescales the guided x0 towards the
+        conditional x0's standard deviation (Lin et al., 2024), blended by phi; 0 is plain CFG."""
         batch = latent.shape[0]
         unet, null_like = (self.backend.denoise, self.backend.null_like) if self.backend is not None \
             else (self.unet, self.cond_encoder.null_like)
@@ -120,7 +122,16 @@ class StylizerPipeline:
         eps_u, eps_c = unet(torch.cat([latent, latent]), torch.cat([enhanced_latent, enhanced_latent]),
                             timestep, torch.cat([null_like(condition), condition])).split(batch)
         # Algebraically eps_u + g (eps_c - eps_u); written around eps_c so g = 1 returns it bit for bit.
-        return eps_c + (guidance_scale - 1.0) * (eps_c - eps_u)
+        eps = eps_c + (guidance_scale - 1.0) * (eps_c - eps_u)
+        if guidance_rescale <= 0:
+            return eps
+        alpha = float(self.sampler.schedule.alphas_cumprod[int(timestep)]) ** 0.5
+        sigma = (1.0 - alpha * alpha) ** 0.5
+        x0, x0_c = (latent - sigma * eps) / alpha, (latent - sigma * eps_c) / alpha
+        dims = tuple(range(1, latent.ndim))
+        phi = guidance_rescale
+        x0 = phi * x0 * (x0_c.std(dim=dims, keepdim=True) / x0.std(dim=dims, keepdim=True)) + (1.0 - phi) * x0
+        return (latent - alpha * x0) / sigma
 
     @torch.no_grad()
     def decode(self, latent: Tensor, num_frames: int | None = None) -> Tensor:
@@ -147,7 +158,8 @@ class StylizerPipeline:
 
     def check_inputs(self, enhanced_wave: Tensor | None, enhanced_latent: Tensor | None, condition: Tensor | None,
                      steps: int, guidance_scale: float, seed: int | None, output: str,
-                     sample_rate_hz: int | None) -> None:
+                     sample_rate_hz: int | None, latents: Tensor | None = None,
+                     guidance_interval: tuple[float, float] = (0.0, 1.0), guidance_rescale: float = 0.0) -> None:
         """Every argument is checked before any compute, and the message names the culprit."""
         if (enhanced_wave is None) == (enhanced_latent is None):
             raise ValueError("give exactly one of enhanced_wave or enhanced_latent, "
@@ -185,17 +197,35 @@ class StylizerPipeline:
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        c = self.unet.config.noisy_channels
+        if latents is not None and (not isinstance(latents, Tensor) or latents.ndim != 4
+                                    or tuple(latents.shape[:2]) != (batch, c)):
+            raise ValueError(f"latents must be a ({batch}, {c}, F, T) tensor (the start noise), "
+                             f"got {_describe(latents)}")
+        lo, hi = guidance_interval
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"guidance_interval must be (lo, hi) with 0 <= lo <= hi <= 1, got {guidance_interval!r}")
+        if not (math.isfinite(guidance_rescale) and 0.0 <= guidance_rescale <= 1.0):
+            raise ValueError(f"guidance_rescale must be in [0, 1], got {guidance_rescale!r}")
 
     @torch.no_grad()
     def __call__(self, enhanced_wave: Tensor | None = None, condition: Tensor | None = None, *,
                  enhanced_latent: Tensor | None = None, steps: int | None = None, guidance_scale: float = 4.5,
                  seed: int | None = 0, output: str = "wave", sample_rate_hz: int | None = None,
                  on_step: Callable[[int, int], None] | None = None,
-                 cancel: CancelToken | None = None) -> StylizerOutput:
-        """Same seed, same inputs, same device -> same output (noise is drawn on the CPU)."""
+                 cancel: CancelToken | None = None, latents: Tensor | None = None,
+                 guidance_interval: tuple[float, float] = (0.0, 1.0),
+                 guidance_rescale: float = 0.0) -> StylizerOutput:
+        """Same seed, same inputs, same device -> same output (noise is drawn on the CPU).
+
+        ``latents``: the start noise (B, stems * C, F, T) instead of drawing it from ``seed`` (the
+        renderer draws it per window position, so overlapping windows agree); ``seed`` then seeds
+        only the sampler's own noise (DDIM eta > 0). ``guidance_interval`` (lo, hi): guidance applies
+        only while t / T is in it, g = 1 elsewhere (Kynkaanniemi et al., 2024); ``guidance_rescale``:
+        see predict_noise."""
         steps = self.sampler.default_num_steps if steps is None else steps
         self.check_inputs(enhanced_wave, enhanced_latent, condition, steps, guidance_scale, seed, output,
-                          sample_rate_hz)
+                          sample_rate_hz, latents, guidance_interval, guidance_rescale)
         assert condition is not None
         num_samples = None
         if enhanced_wave is not None:
@@ -211,13 +241,19 @@ class StylizerPipeline:
             generator.seed()
         else:
             generator.manual_seed(seed)
-        noise = torch.randn(self.noise_shape(enhanced_latent), generator=generator, dtype=torch.float32)
-        latent = noise.to(self.device, self.dtype)
+        if latents is None:
+            latents = torch.randn(self.noise_shape(enhanced_latent), generator=generator, dtype=torch.float32)
+        elif tuple(latents.shape) != self.noise_shape(enhanced_latent):
+            raise ValueError(f"latents has shape {tuple(latents.shape)}, the latents {self.noise_shape(enhanced_latent)}")
+        latent = latents.to(self.device, self.dtype)
+        total = self.sampler.schedule.num_train_timesteps
+        lo, hi = guidance_interval
         self.sampler.set_timesteps(steps)
         for i, t in enumerate(self.sampler.timesteps):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            eps = self.predict_noise(latent, enhanced_latent, t.to(self.device), condition, float(guidance_scale))
+            g = float(guidance_scale) if lo <= float(t) / total <= hi else 1.0
+            eps = self.predict_noise(latent, enhanced_latent, t.to(self.device), condition, g, guidance_rescale)
             latent = self.sampler.step(eps, t, latent, generator=generator)
             if on_step is not None:
                 on_step(i + 1, steps)

@@ -111,6 +111,9 @@ def test_cancel_stops_the_loop(pipe: StylizerPipeline) -> None:
     ({"seed": -3}, "seed"),
     ({"output": "mp3"}, "output"),
     ({"sample_rate_hz": 44100}, "sample_rate_hz"),
+    ({"latents": torch.zeros(1, 8, 16, 8)}, "latents"),
+    ({"guidance_interval": (0.8, 0.2)}, "guidance_interval"),
+    ({"guidance_rescale": 2.0}, "guidance_rescale"),
 ])
 def test_bad_inputs_name_the_argument(pipe: StylizerPipeline, change: dict, argument: str) -> None:
     enhanced, condition = _inputs(pipe, batch=2)
@@ -125,3 +128,21 @@ def test_bad_wave_inputs_name_the_argument(pipe: StylizerPipeline) -> None:
         pipe(torch.zeros(1, 100), condition, steps=2)
     with pytest.raises(ValueError, match="enhanced_wave"):
         pipe(torch.full((1, 4000), float("inf")), condition, steps=2)
+
+
+def test_given_latents_are_the_start_noise(pipe: StylizerPipeline) -> None:
+    """The renderer passes its own start noise; the loop is the pipeline's one loop."""
+    enhanced, condition = _inputs(pipe, frames=5)
+    noise = torch.randn(pipe.noise_shape(enhanced), generator=torch.Generator().manual_seed(3))
+    run = lambda latents: pipe(enhanced_latent=enhanced, condition=condition, steps=3, seed=0,  # noqa: E731
+                               output="latent", latents=latents).latent
+    assert torch.equal(run(noise), run(noise.clone()))
+    assert not torch.allclose(run(noise), run(noise + 1.0))
+
+
+def test_guidance_interval_outside_the_schedule_is_guidance_one(pipe: StylizerPipeline) -> None:
+    enhanced, condition = _inputs(pipe, frames=5)
+    run = lambda **kw: pipe(enhanced_latent=enhanced, condition=condition, steps=3, seed=1,  # noqa: E731
+                            output="latent", **kw).latent
+    assert torch.equal(run(guidance_scale=4.5, guidance_interval=(0.0, 0.0)), run(guidance_scale=1.0))
+    assert not torch.allclose(run(guidance_scale=4.5), run(guidance_scale=4.5, guidance_rescale=0.7))
