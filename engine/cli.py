@@ -238,17 +238,13 @@ def cmd_preview(args: argparse.Namespace) -> Exit:
 
 
 def _checkpoint_dir(args: argparse.Namespace) -> Path:
-    from engine.diffusion.engine import CHECKPOINT_ENV, available_checkpoint
+    from engine.diffusion.checkpoint import require_checkpoint
 
-    path = Path(args.checkpoint) if args.checkpoint else available_checkpoint()
-    if path is None:
-        raise RoomtoneError(f"no diffusion checkpoint: none is shipped and ${CHECKPOINT_ENV} is not set; "
-                            "pass --checkpoint DIR")
-    return path
+    return require_checkpoint(args.checkpoint or None, remedy="pass --checkpoint DIR")
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> Exit:
-    from engine.diffusion.engine import load_stylizer
+    from engine.diffusion.checkpoint import load_stylizer
     from engine.runtime.onnx_export import check_parity, export_onnx
 
     model, _, ident = load_stylizer(_checkpoint_dir(args), "cpu")

@@ -12,6 +12,7 @@ config.json::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -136,3 +137,64 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu",
     except RuntimeError as exc:
         raise CheckpointError(f"{weights}: weights do not fit the config ({exc})") from None
     return model.to(device).eval(), config
+
+
+# -- where the product finds its checkpoint, and the one cache of loaded models -------------------
+
+CHECKPOINT_ENV = "ROOMTONE_CHECKPOINT"
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "roomtone-residual"
+# The paper's full-signal formulation, kept so the two are compared on the same evaluation.
+FULL_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "roomtone-tiny"
+
+
+def available_checkpoint() -> Path | None:
+    """$ROOMTONE_CHECKPOINT when set (and a package), else the shipped checkpoints/roomtone-residual, else None."""
+    env = os.environ.get(CHECKPOINT_ENV)
+    candidates = [Path(env)] if env else []
+    candidates.append(SHIPPED_CHECKPOINT)
+    for path in candidates:
+        try:
+            read_manifest(path)
+        except RoomtoneError:
+            continue
+        return path
+    return None
+
+
+def require_checkpoint(checkpoint_dir: str | Path | None = None, remedy: str = "use --engine match") -> Path:
+    """``checkpoint_dir``, else the available package; the one "no checkpoint" error, with ``remedy``."""
+    path = Path(checkpoint_dir) if checkpoint_dir is not None else available_checkpoint()
+    if path is None:
+        raise RoomtoneError(f"the diffusion engine needs a trained checkpoint: none is shipped with this build and "
+                            f"${CHECKPOINT_ENV} is not set to one; {remedy}")
+    return path
+
+
+def diffusion_available() -> bool:
+    return available_checkpoint() is not None
+
+
+def checkpoint_formulation(checkpoint_dir: str | Path | None = None) -> str | None:
+    """"full" or "residual" for a package (default: the available one), None when there is none.
+    Cheap (reads config.json only), so the level stage can ask before any model is loaded."""
+    path = checkpoint_dir if checkpoint_dir is not None else available_checkpoint()
+    if path is None:
+        return None
+    return str(read_manifest(path)["config"].get("formulation", "full"))
+
+
+@functools.lru_cache(maxsize=2)
+def _load(path: str, mtime_ns: int, device: str):
+    model, config = load_checkpoint(path, device=device)
+    return model, config, read_manifest(path)["checkpoint_id"]
+
+
+def load_stylizer(checkpoint_dir: str | Path, device: str = "cpu"):
+    """(Stylizer, StylizerConfig, checkpoint id), cached across renderers (one per file in a batch)."""
+    path = Path(checkpoint_dir).resolve()
+    manifest = read_manifest(path)
+    if manifest["model"] != "Stylizer":
+        raise RoomtoneError(f"{path}: a {manifest['model']} package, not a Stylizer")
+    weights = path / "weights.safetensors"
+    mtime = weights.stat().st_mtime_ns if weights.exists() else 0
+    return _load(str(path), mtime, device)

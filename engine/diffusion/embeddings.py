@@ -212,7 +212,7 @@ def embed_with_available_checkpoint(reference: np.ndarray, rate_hz: int,
                                     thumbnail_png: bytes | None = None) -> tuple[np.ndarray, str] | None:
     """(tokens, checkpoint id) from the checkpoint renders would use (the shipped one, or
     $ROOMTONE_CHECKPOINT), so a new preset renders without embedding; None when there is none."""
-    from engine.diffusion.engine import available_checkpoint, load_stylizer
+    from engine.diffusion.checkpoint import available_checkpoint, load_stylizer
 
     path = available_checkpoint()
     if path is None:

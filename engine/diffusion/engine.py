@@ -43,26 +43,20 @@ Signal path, per file (streaming, bounded memory):
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from engine.diffusion.checkpoint import load_checkpoint, read_manifest
+# the checkpoint names here are re-exported for callers of this module (engine.restyle, engine.batch)
+from engine.diffusion.checkpoint import CHECKPOINT_ENV, FULL_CHECKPOINT, SHIPPED_CHECKPOINT, \
+    available_checkpoint, checkpoint_formulation, diffusion_available, load_stylizer, require_checkpoint  # noqa: F401
 from engine.diffusion.embeddings import preset_condition
 from engine.diffusion.pipeline import StylizerPipeline, make_sampler
 from engine.diffusion.windowing import OverlapAdd
-from engine.errors import RoomtoneError
 from engine.render import SourceInfo, Stems
 from engine.settings import Settings
-
-CHECKPOINT_ENV = "ROOMTONE_CHECKPOINT"
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "roomtone-residual"
-# The paper's full-signal formulation, kept so the two are compared on the same evaluation.
-FULL_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "roomtone-tiny"
 
 MODEL_SPEECH_LUFS = -26.0
 MAX_LEVEL_GAIN_DB = 30.0
@@ -78,50 +72,6 @@ CROSSOVER_TAPS_PER_KHZ = 4  # FIR length ~ 4 taps per kHz of source rate: ~1 kHz
 NOISE_CHUNK_FRAMES = 64
 WINDOW_BATCH = 4
 OVERLAP = 0.25
-
-
-def available_checkpoint() -> Path | None:
-    """$ROOMTONE_CHECKPOINT when set (and a package), else the shipped checkpoints/roomtone-residual, else None."""
-    env = os.environ.get(CHECKPOINT_ENV)
-    candidates = [Path(env)] if env else []
-    candidates.append(SHIPPED_CHECKPOINT)
-    for path in candidates:
-        try:
-            read_manifest(path)
-        except RoomtoneError:
-            continue
-        return path
-    return None
-
-
-def diffusion_available() -> bool:
-    return available_checkpoint() is not None
-
-
-def checkpoint_formulation(checkpoint_dir: str | Path | None = None) -> str | None:
-    """"full" or "residual" for a package (default: the available one), None when there is none.
-    Cheap (reads config.json only), so the level stage can ask before any model is loaded."""
-    path = checkpoint_dir if checkpoint_dir is not None else available_checkpoint()
-    if path is None:
-        return None
-    return str(read_manifest(path)["config"].get("formulation", "full"))
-
-
-@functools.lru_cache(maxsize=2)
-def _load(path: str, mtime_ns: int, device: str):
-    model, config = load_checkpoint(path, device=device)
-    return model, config, read_manifest(path)["checkpoint_id"]
-
-
-def load_stylizer(checkpoint_dir: str | Path, device: str = "cpu"):
-    """(Stylizer, StylizerConfig, checkpoint id), cached across renderers (one per file in a batch)."""
-    path = Path(checkpoint_dir).resolve()
-    manifest = read_manifest(path)
-    if manifest["model"] != "Stylizer":
-        raise RoomtoneError(f"{path}: a {manifest['model']} package, not a Stylizer")
-    weights = path / "weights.safetensors"
-    mtime = weights.stat().st_mtime_ns if weights.exists() else 0
-    return _load(str(path), mtime, device)
 
 
 def _level_gain(loudness_lufs: float) -> float:
@@ -324,10 +274,7 @@ class DiffusionRenderer:
         from engine.match import MatchRenderer
         from engine.runtime.select import load_backend
 
-        checkpoint_dir = checkpoint_dir if checkpoint_dir is not None else available_checkpoint()
-        if checkpoint_dir is None:
-            raise RoomtoneError(f"no diffusion checkpoint is available: none is shipped and ${CHECKPOINT_ENV} "
-                                "is not set; use --engine match")
+        checkpoint_dir = require_checkpoint(checkpoint_dir)
         max_windows = batcher.max_windows if batcher is not None else window_batch
         model, config, ident, backend = load_backend(checkpoint_dir, settings.backend, settings.device,
                                                      settings.precision, max_windows)

@@ -163,7 +163,7 @@ def tensorrt_or_fallback(model, checkpoint_id: str, precision: str, max_windows:
 
 @functools.lru_cache(maxsize=4)
 def _cached(path: str, mtime_ns: int, backend: str, device: str, precision: str, max_windows: int):
-    from engine.diffusion.engine import load_stylizer
+    from engine.diffusion.checkpoint import load_stylizer
 
     model, config, ident = load_stylizer(path, device)
     return model, config, ident, create_backend(model, ident, backend, device, precision, max_windows)

@@ -312,7 +312,7 @@ def prebuild_tensorrt(checkpoint_dir: str | Path, precision: str = "fp16", max_w
                       onnx_dir: str | Path | None = None) -> Prebuilt:
     """Build (or find cached) this GPU's TensorRT engines for a checkpoint, so the first render
     does not wait for them (``roomtone build-trt``)."""
-    from engine.diffusion.engine import load_stylizer
+    from engine.diffusion.checkpoint import load_stylizer
     from engine.runtime.onnx_export import read_onnx_manifest
     from engine.runtime.select import cache_dir, ensure_onnx_export
 

@@ -63,7 +63,7 @@ def test_the_shipped_diffusion_engine_is_offered(window):
 
 
 def test_an_engine_without_its_checkpoint_is_shown_disabled_with_the_reason(monkeypatch, tmp_path, qtbot):
-    from engine.diffusion import engine as diffusion_engine
+    from engine.diffusion import checkpoint as diffusion_engine
     from presets import Library
     from desktop.main_window import MainWindow
 

@@ -159,7 +159,7 @@ def test_restyle_exact_length_rate_channels_and_full_band(checkpoint, preset, mo
 
 
 def test_make_renderer_without_checkpoint_is_a_clear_error(preset, monkeypatch, tmp_path):
-    import engine.diffusion.engine as eng
+    import engine.diffusion.checkpoint as eng
 
     monkeypatch.setenv("ROOMTONE_CHECKPOINT", str(tmp_path / "nothing"))
     monkeypatch.setattr(eng, "SHIPPED_CHECKPOINT", tmp_path / "nothing-either")

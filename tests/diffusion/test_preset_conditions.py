@@ -93,7 +93,7 @@ def test_preset_create_stores_the_checkpoints_tokens(tmp_path, checkpoint):
 
 
 def test_preset_create_without_a_checkpoint_stores_no_tokens(tmp_path, monkeypatch):
-    import engine.diffusion.engine as eng
+    import engine.diffusion.checkpoint as eng
     from presets.create import condition_embeddings
 
     monkeypatch.setenv("ROOMTONE_CHECKPOINT", str(tmp_path / "nothing"))
