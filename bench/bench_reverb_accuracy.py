@@ -29,8 +29,8 @@ from engine.kit.ambience import PROCEDURAL_KINDS, list_real_ambiences  # noqa: E
 from engine.kit.rooms import random_room  # noqa: E402
 from engine.kit.scene import SceneSpec, render_scene  # noqa: E402
 from engine.kit.speech import SPEAKERS  # noqa: E402
-from engine.scene import reverb  # noqa: E402
-from engine.scene.analyse import _fill_bands  # noqa: E402
+from engine.errors import AnalysisError  # noqa: E402
+from engine.scene.analyse import measure_reverb  # noqa: E402
 from engine.scene.profile import OCTAVE_BANDS_HZ  # noqa: E402
 
 TUNING_SEEDS = range(0, 1000)
@@ -79,14 +79,14 @@ def scene_for(seed: int, held_out: bool, seconds: float) -> dict:
 
 
 def estimate(mix: np.ndarray, rate: int) -> tuple[np.ndarray, float, float]:
-    """(band RT60 as analyse stores it, broadband DRR, seconds of analysis)."""
+    """(band RT60, broadband DRR, seconds of analysis), measured as analyse() measures them (its
+    clamps included); NaN where the clip has no free decays."""
     t0 = time.perf_counter()
-    bands = reverb.band_decays(mix, rate, OCTAVE_BANDS_HZ)
-    drr = reverb.broadband_drr_db(bands, rate)
-    elapsed = time.perf_counter() - t0
-    rt = np.array([b.rt60_s for b in bands])
-    rt = _fill_bands(rt) if np.isfinite(rt).any() else rt
-    return rt, float(drr), elapsed
+    try:
+        rt, drr = measure_reverb(mix, rate)
+    except AnalysisError:
+        rt, drr = np.full(len(OCTAVE_BANDS_HZ), np.nan), float("nan")
+    return rt, drr, time.perf_counter() - t0
 
 
 def _one(args: tuple[int, bool, float]) -> dict:

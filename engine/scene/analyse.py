@@ -121,10 +121,7 @@ def analyse_reference(
         speech_fraction = float(min(1.0, speech_s / duration_s))
 
         _stage(progress, cancel, 0.3, "measuring reverberation")
-        bands = reverb.band_decays(mono, sr, OCTAVE_BANDS_HZ)
-        rt60 = _fill_bands(np.array([b.rt60_s for b in bands]))
-        drr = reverb.broadband_drr_db(bands, sr)
-        drr = float(np.clip(drr, -30.0, 30.0)) if np.isfinite(drr) else 0.0
+        rt60, drr = measure_reverb(mono, sr)
 
         _stage(progress, cancel, 0.5, "separating speech")
         while True:
@@ -228,6 +225,16 @@ def _merge_room(learned, rt60_dsp: np.ndarray, drr_dsp: float) -> tuple[np.ndarr
     dm, ds = learned.get("drr")
     drr = float(np.clip(_weigh(dm[0], ds[0], drr_dsp, DSP_DRR_STD_DB), -30.0, 30.0))
     return rt, drr, ["rt60_s", "drr_db"]
+
+
+def measure_reverb(mono: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
+    """(RT60 per octave band in s, broadband DRR in dB) of a mono clip, as analyse() stores them:
+    empty bands filled from their neighbours, RT60 clamped to RT60_RANGE_S, DRR to +-30 dB (0 when
+    it cannot be measured). Raises AnalysisError when the clip has no free decays."""
+    bands = reverb.band_decays(mono, sr, OCTAVE_BANDS_HZ)
+    rt60 = _fill_bands(np.array([b.rt60_s for b in bands]))
+    drr = reverb.broadband_drr_db(bands, sr)
+    return rt60, float(np.clip(drr, -30.0, 30.0)) if np.isfinite(drr) else 0.0
 
 
 def _fill_bands(rt60: np.ndarray) -> np.ndarray:
