@@ -54,10 +54,7 @@ def preset_from_reference(reference: np.ndarray, rate: int):
     from engine.scene import analyse_reference
     from presets.store import ScenePreset
 
-    a = analyse_reference(reference, rate)
-    return ScenePreset(name="bench", profile=a.profile, ambience=a.ambience_excerpt,
-                       ambience_rate_hz=a.excerpt_sample_rate_hz, reference=a.reference_excerpt,
-                       reference_rate_hz=a.excerpt_sample_rate_hz)
+    return ScenePreset.from_analysis("bench", analyse_reference(reference, rate))
 
 
 def bench_preset():

@@ -47,18 +47,8 @@ def preset_from_reference(
     if condition is not None:
         tokens, checkpoint = condition
         embeddings.update(tokens)
-    return ScenePreset(
-        name=name,
-        profile=analysis.profile,
-        ambience=analysis.ambience_excerpt,
-        ambience_rate_hz=analysis.excerpt_sample_rate_hz,
-        reference=analysis.reference_excerpt,
-        reference_rate_hz=analysis.excerpt_sample_rate_hz,
-        source=source,
-        thumbnail_png=thumbnail,
-        embeddings=embeddings,
-        embeddings_checkpoint=checkpoint,
-    )
+    return ScenePreset.from_analysis(name, analysis, source=source, thumbnail_png=thumbnail, embeddings=embeddings,
+                                     embeddings_checkpoint=checkpoint)
 
 
 def condition_embeddings(reference: np.ndarray, rate_hz: int,

@@ -88,6 +88,14 @@ class ScenePreset:
     # to disk): renders never change a preset, several threads share one.
     condition_store: ConditionStore | None = field(default=None, compare=False, repr=False)
 
+    @classmethod
+    def from_analysis(cls, name: str, analysis, **fields) -> "ScenePreset":
+        """A preset from an engine.scene analysis (its profile and its excerpts, which share one rate);
+        ``fields``: the rest (source, thumbnail_png, embeddings, ...)."""
+        return cls(name=name, profile=analysis.profile, ambience=analysis.ambience_excerpt,
+                   ambience_rate_hz=analysis.excerpt_sample_rate_hz, reference=analysis.reference_excerpt,
+                   reference_rate_hz=analysis.excerpt_sample_rate_hz, **fields)
+
     def summary(self) -> dict:
         p = self.profile
         return {

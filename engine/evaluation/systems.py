@@ -114,14 +114,7 @@ class MatchEngine:
 
         sr = case.sample_rate_hz
         analysis = analyse_reference(case.reference.mix, sr)
-        preset = ScenePreset(
-            name=case.case_id,
-            profile=analysis.profile,
-            ambience=analysis.ambience_excerpt,
-            ambience_rate_hz=analysis.excerpt_sample_rate_hz,
-            reference=analysis.reference_excerpt,
-            reference_rate_hz=analysis.excerpt_sample_rate_hz,
-        )
+        preset = ScenePreset.from_analysis(case.case_id, analysis)
         stems = restyle(case.dry, sr, preset, self.settings)
         p = analysis.profile
         notes = {

@@ -152,3 +152,17 @@ def test_library_dir_env_override(tmp_path, monkeypatch):
     assert default_library_dir() == tmp_path / "x"
     monkeypatch.delenv("ROOMTONE_LIBRARY")
     assert "roomtone" in str(default_library_dir())
+
+
+def test_from_analysis_takes_profile_and_excerpts_at_the_excerpt_rate():
+    from types import SimpleNamespace
+
+    from presets.store import ScenePreset
+    from tests.conftest import hand_profile
+
+    amb, ref = np.zeros((4800, 2), np.float32), np.ones((4800, 1), np.float32)
+    analysis = SimpleNamespace(profile=hand_profile(), ambience_excerpt=amb, reference_excerpt=ref,
+                               excerpt_sample_rate_hz=24000)
+    p = ScenePreset.from_analysis("x", analysis, source={"kind": "audio"})
+    assert (p.name, p.ambience_rate_hz, p.reference_rate_hz, p.source) == ("x", 24000, 24000, {"kind": "audio"})
+    assert p.ambience is amb and p.reference is ref and p.profile is analysis.profile
