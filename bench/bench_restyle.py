@@ -1,17 +1,18 @@
 """End-to-end speed and memory of `roomtone restyle` with the match engine, as a user runs it.
 
 Writes a long test file (block by block, so the bench itself stays small), runs the real CLI
-in a subprocess, and reports wall time as x real time and the subprocess's peak RSS.
+in a subprocess, and reports wall time as x real time and each run's peak RSS. `--before REV`
+also runs the CLI of an earlier commit (checked out into a temporary git worktree), interleaved
+run by run with this tree's, so before and after are measured under the same load.
 
-    python bench/bench_restyle.py --minutes 10 --channels 2 --runs 3   # speed
-    python bench/bench_restyle.py --minutes 180 --channels 1 --runs 1  # 3-hour memory
+    python bench/bench_restyle.py --minutes 10 --channels 2 --runs 5 --before HEAD   # speed
+    python bench/bench_restyle.py --minutes 180 --channels 1 --runs 1              # 3-hour memory
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -42,6 +43,21 @@ def write_long_file(path: Path, minutes: float, channels: int, rate: int) -> Non
             w.write(np.repeat(sig[:, None], channels, axis=1))
 
 
+def run_cli(tree: Path, src: Path, out: Path, preset: str, stems: bool) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of one `roomtone restyle` of `src` by the code in `tree`."""
+    cmd = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "engine.cli", "restyle", "--quiet",
+           "--preset", preset, str(src), "-o", str(out)] + (["--stems"] if stems else [])
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, check=True, cwd=tree, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    peak_kib = float(done.stderr.strip().splitlines()[-1])
+    for f in out.glob("*.wav"):
+        f.unlink()
+    (out / "roomtone-manifest.json").unlink(missing_ok=True)
+    return wall, peak_kib / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10.0)
@@ -50,6 +66,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--preset", default="Stone Church")
     ap.add_argument("--stems", action="store_true")
+    ap.add_argument("--before", metavar="REV", help="also time this commit's CLI, interleaved with ours")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(dir=os.environ.get("ROOMTONE_BENCH_DIR")) as tmp:
@@ -57,21 +74,30 @@ def main() -> None:
         t0 = time.perf_counter()
         write_long_file(src, args.minutes, args.channels, args.rate)
         print(f"wrote {args.minutes} min {args.channels} ch {args.rate} Hz test file in {time.perf_counter() - t0:.1f} s")
-        walls = []
-        for run in range(args.runs):
-            out = Path(tmp) / f"out{run}"
-            cmd = [sys.executable, "-m", "engine.cli", "restyle", "--quiet", "--preset", args.preset,
-                   str(src), "-o", str(out)] + (["--stems"] if args.stems else [])
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, cwd=REPO)
-            walls.append(time.perf_counter() - t0)
-            for f in out.glob("*.wav"):
-                f.unlink()
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        trees = {"after": REPO}
+        if args.before:
+            trees["before"] = Path(tmp) / "before"
+            subprocess.run(["git", "worktree", "add", "--detach", str(trees["before"]), args.before],
+                           cwd=REPO, check=True, capture_output=True)
+        try:
+            results: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+            for run in range(args.runs):
+                for name, tree in trees.items():
+                    out = Path(tmp) / f"out-{name}"
+                    results[name].append(run_cli(tree, src, out, args.preset, args.stems))
+        finally:
+            if args.before:
+                subprocess.run(["git", "worktree", "remove", "--force", str(trees["before"])], cwd=REPO, check=False)
         audio_s = args.minutes * 60
-        med = statistics.median(walls)
-        print(f"runs: {[round(w, 2) for w in walls]} s; median {med:.2f} s = {audio_s / med:.0f}x real time "
-              f"(whole CLI incl. start-up, two passes, file I/O); peak RSS {peak_mb:.0f} MB")
+        medians = {}
+        for name, got in results.items():
+            walls = [w for w, _ in got]
+            medians[name] = statistics.median(walls)
+            print(f"{name}: runs {[round(w, 2) for w in walls]} s; median {medians[name]:.2f} s = "
+                  f"{audio_s / medians[name]:.0f}x real time (whole CLI incl. start-up and file I/O); "
+                  f"peak RSS {max(m for _, m in got):.0f} MB")
+        if "before" in medians:
+            print(f"speed-up after/before: {medians['before'] / medians['after']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ as the dry line" are enforced in exactly one place.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from dataclasses import dataclass, replace
@@ -15,8 +16,9 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
-from engine.audio import AudioReader, AudioWriter, LoudnessMeter, integrated_loudness, probe
-from engine.audio.loudness import LOUDNESS_FLOOR_LUFS
+from engine.audio import AudioReader, AudioWriter, LoudnessMeter, probe
+from engine.audio.convolver import BlockConvolver, fft_convolve
+from engine.audio.loudness import LOUDNESS_FLOOR_LUFS, k_weighting_fir
 from engine.audio.pcm import FLOAT_SUBTYPES
 from engine.errors import InputError, RoomtoneError, printable
 from engine.progress import CancelToken
@@ -31,9 +33,10 @@ TAIL_FADE_MAX_S = 1.0
 # Speech level: engines whose speech path is one linear filter (dialogue + reverb stems) get their
 # loudness matched to the dry line's exactly, on the line itself (see SpeechLevel).
 LINEAR_SPEECH_ENGINES = frozenset({"match"})
-RESPONSE_MAX_S = 30.0  # longest speech-path impulse response read (longer than any scene's reverb)
-RESPONSE_QUIET = 1e-7  # a response block this far below its peak ends the reading (-140 dB)
 MAX_LEVEL_CORRECTION_DB = 24.0
+# The match engine renders a file in one pass over it when its speech outputs fit in this much
+# memory (a 45-minute stereo line at 48 kHz); longer files take a measuring pass first.
+SINGLE_PASS_MAX_BYTES = 512 << 20
 
 
 class SceneSource(Protocol):
@@ -103,12 +106,12 @@ class SpeechLevel:
 
     A scene's EQ and reverb change loudness by an amount that depends on the line's spectrum (an
     espeak line, band-limited at 11 kHz, came out 3-5 LU louder than a full-band voice through the
-    same scene). So the speech path's impulse response is read once through the renderer protocol
-    (an impulse on every channel; the ambience stem is ignored), the dry line is convolved with it
-    while its loudness is measured, and the difference becomes one fixed gain on the dialogue and
-    reverb stems. Only for engines whose speech path is linear (LINEAR_SPEECH_ENGINES); others
-    keep their own level handling. One instance serves a whole batch: responses are cached per
-    (rate, channels), so a thousand lines at one rate pay for one reading.
+    same scene). So the dry line is measured both as it is and through the match engine's speech
+    path (one linear filter), and the difference becomes one fixed gain on the dialogue and reverb
+    stems. Only for engines whose speech path is linear (LINEAR_SPEECH_ENGINES, and the residual
+    diffusion engine, whose dialogue is the match engine's); others keep their own level handling.
+    One instance serves a whole batch: speech paths are cached per (rate, channels), so a thousand
+    lines at one rate pay for one synthesis.
     """
 
     def __init__(self, preset: SceneSource, settings: Settings) -> None:
@@ -121,72 +124,75 @@ class SpeechLevel:
             # the dialogue stem identical to the match engine's.
             self.settings = self.settings.with_(engine="match")
             self.enabled = True
-        self._responses: dict[tuple[int, int], np.ndarray] = {}
+        self._paths: dict[tuple[int, int], object] = {}
         self._lock = threading.Lock()
+
+    def path(self, sample_rate_hz: int, channels: int):
+        """The match engine's SpeechPath for this scene at one rate and channel count (cached)."""
+        from engine.match.renderer import speech_path
+
+        key = (int(sample_rate_hz), int(channels))
+        with self._lock:
+            if key not in self._paths:
+                self._paths[key] = speech_path(self.preset.profile, self.settings, *key)
+            return self._paths[key]
 
     def response(self, sample_rate_hz: int, channels: int) -> np.ndarray:
         """(taps, channels) float64: what the speech path does to an impulse on each channel."""
-        key = (int(sample_rate_hz), int(channels))
-        with self._lock:
-            if key not in self._responses:
-                self._responses[key] = self._read_response(*key)
-            return self._responses[key]
+        return self.path(sample_rate_hz, channels).response
 
-    def _read_response(self, rate: int, channels: int) -> np.ndarray:
-        limit = int(RESPONSE_MAX_S * rate)
-        renderer = make_renderer(self.preset, self.settings, SourceInfo(rate, channels, limit, -23.0))
-        exact = _Shaper(renderer, limit, 0, rate)
-        impulse = np.zeros((min(BLOCK_FRAMES, limit), channels), np.float32)
-        impulse[0] = 1.0
-        parts: list[np.ndarray] = []
-        fed, peak = 0, 0.0
-
-        def keep(stems: Stems | None) -> None:
-            if stems is not None and len(stems):
-                parts.append(stems.dialogue.astype(np.float64) + stems.reverb)
-
-        while fed < limit:
-            block = impulse if fed == 0 else np.zeros((min(BLOCK_FRAMES, limit - fed), channels), np.float32)
-            keep(exact(renderer.process(block)))
-            fed += len(block)
-            if parts:
-                peak = max(peak, float(np.abs(parts[0]).max()))
-                got = sum(len(p) for p in parts)
-                if got >= rate and np.abs(parts[-1][-min(rate, len(parts[-1])):]).max() <= RESPONSE_QUIET * peak:
-                    break
-        exact.remaining = min(exact.remaining, fed - sum(len(p) for p in parts))
-        for stems in exact.drain(renderer):
-            keep(stems)
-        h = np.concatenate(parts) if parts else np.zeros((1, channels))
-        nz = np.flatnonzero(np.any(np.abs(h) > RESPONSE_QUIET * max(peak, 1e-30), axis=1))
-        return h[: (nz[-1] + 1 if nz.size else 1)]
-
-    def meter(self, sample_rate_hz: int, channels: int) -> "_WetMeter | None":
-        """A meter to feed the dry blocks to (alongside the dry loudness), or None when not matched."""
-        if not self.enabled:
-            return None
-        return _WetMeter(self.response(sample_rate_hz, channels), sample_rate_hz, channels)
+    def meter(self, sample_rate_hz: int, channels: int, frames: int, speech_filters: list | None = None) -> "LineMeter":
+        """A meter for one line (also running `speech_filters` over it on the same FFTs)."""
+        response = self.response(sample_rate_hz, channels) if self.enabled else None
+        return LineMeter(sample_rate_hz, channels, frames, response, speech_filters or [])
 
 
-class _WetMeter:
-    """Loudness of the dry line through the speech path, measured block by block."""
+class LineMeter:
+    """The dry line's loudness and its loudness through the speech path, from one set of FFTs.
 
-    def __init__(self, response: np.ndarray, rate: int, channels: int) -> None:
-        from engine.match.convolver import BlockConvolver  # the tuned streaming FFT convolution
+    Both K-weightings are FIRs (K, and the speech path convolved with K) that share the line's
+    spectrum with any speech filters the render itself runs, so measuring while rendering costs
+    two inverse FFTs, not two more passes. Only the first `frames` outputs are measured: what
+    follows is the tail's silence.
+    """
 
-        self._convolver = BlockConvolver([response], channels)
-        self._meter = LoudnessMeter(rate, channels)
+    def __init__(self, rate: int, channels: int, frames: int, response: np.ndarray | None,
+                 speech_filters: list) -> None:
+        k = k_weighting_fir(rate, channels)
+        self._n = len(speech_filters)
+        filters = list(speech_filters) + [k] + ([fft_convolve(response, k)] if response is not None else [])
+        self._convolver = BlockConvolver(filters, channels)
+        self._dry = LoudnessMeter(rate, channels)
+        self._wet = LoudnessMeter(rate, channels) if response is not None else None
+        self._left = int(frames)
 
-    def add(self, block: np.ndarray) -> None:
-        self._meter.add(self._convolver.process(block)[0])
+    def process(self, block: np.ndarray) -> list[np.ndarray]:
+        """Feed (n, channels) frames; returns the speech filters' outputs (whole chunks, maybe empty)."""
+        return self._take(self._convolver.process(block))
 
-    def gain(self, dry_lufs: float) -> float:
-        """The fixed gain that brings the wet speech to the dry line's loudness (1 for silence)."""
-        self._meter.add(self._convolver.flush()[0])
-        wet_lufs = self._meter.integrated_lufs()
+    def flush(self) -> list[np.ndarray]:
+        return self._take(self._convolver.flush())
+
+    def _take(self, outs: list[np.ndarray]) -> list[np.ndarray]:
+        m = min(self._left, len(outs[self._n]))
+        self._left -= m
+        self._dry.add_weighted(outs[self._n][:m])
+        if self._wet is not None:
+            self._wet.add_weighted(outs[self._n + 1][:m])
+        return outs[: self._n]
+
+    def levels(self) -> tuple[float, float]:
+        """(the dry line's integrated LUFS, the fixed speech gain that brings the wet speech to it)."""
+        if self._convolver.pending_frames:
+            self.flush()
+        dry_lufs = self._dry.integrated_lufs()
+        if self._wet is None:
+            return dry_lufs, 1.0
+        wet_lufs = self._wet.integrated_lufs()
         if not (math.isfinite(dry_lufs) and math.isfinite(wet_lufs)) or min(dry_lufs, wet_lufs) <= LOUDNESS_FLOOR_LUFS:
-            return 1.0
-        return float(10.0 ** (np.clip(dry_lufs - wet_lufs, -MAX_LEVEL_CORRECTION_DB, MAX_LEVEL_CORRECTION_DB) / 20.0))
+            return dry_lufs, 1.0
+        return dry_lufs, float(10.0 ** (np.clip(dry_lufs - wet_lufs, -MAX_LEVEL_CORRECTION_DB,
+                                                MAX_LEVEL_CORRECTION_DB) / 20.0))
 
 
 # ---------------------------------------------------------------- lengths, tail, level
@@ -198,8 +204,8 @@ class _Shaper:
 
     Every stem gets the same cut and fade, so the stems still sum to the mix."""
 
-    def __init__(self, renderer: Renderer, frames: int, tail: int, rate: int, speech_gain: float = 1.0) -> None:
-        self.to_drop = renderer.latency_frames
+    def __init__(self, latency_frames: int, frames: int, tail: int, rate: int, speech_gain: float = 1.0) -> None:
+        self.to_drop = int(latency_frames)
         self.remaining = frames + tail
         self.total = frames + tail
         self.position = 0  # output frames passed on so far
@@ -303,35 +309,98 @@ def restyle(audio: np.ndarray, sample_rate_hz: int, preset: SceneSource, setting
     audio = audio.astype(np.float32, copy=False)
     rate, channels = int(sample_rate_hz), audio.shape[1]
     blocks = [audio[i : i + BLOCK_FRAMES] for i in range(0, len(audio), BLOCK_FRAMES)]
-    source, gain = _measure(blocks, rate, channels, len(audio), level or SpeechLevel(preset, settings))
-    renderer = make_renderer(preset, settings, source)
+    level = level or SpeechLevel(preset, settings)
     tail = tail_frames(settings, rate)
-    shaper = _Shaper(renderer, len(audio), tail, rate, gain)
-    parts = [shaper(renderer.process(b)) for b in blocks]
-    parts += [stems for stems, _ in shaper.silence(renderer, tail, channels)]
-    parts += shaper.drain(renderer)
+    if settings.engine == "match":
+        parts = list(_single_pass(blocks, rate, channels, len(audio), tail, preset, settings, level))
+    else:
+        parts = list(_two_passes(lambda: iter(blocks), rate, channels, len(audio), tail, preset, settings, level))
     stems = Stems.concatenate([p for p in parts if p is not None], channels)
     assert len(stems) == len(audio) + tail
     return stems
 
 
-def _measure(blocks: Iterable[np.ndarray], rate: int, channels: int, frames: int,
-             level: SpeechLevel, tick: Callable[[int], None] | None = None,
-             cancel: CancelToken | None = None) -> tuple[SourceInfo, float]:
-    """The first pass: the dry line's loudness and the speech-level gain."""
-    meter = LoudnessMeter(rate, channels)
-    wet = level.meter(rate, channels)
-    for block in blocks:
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        meter.add(block)
-        if wet is not None:
-            wet.add(block)
-        if tick is not None:
-            tick(len(block))
-    dry_lufs = meter.integrated_lufs()
-    gain = wet.gain(dry_lufs) if wet is not None else 1.0
-    return SourceInfo(rate, channels, frames, dry_lufs), gain
+def _two_passes(blocks: Callable[[], Iterable[np.ndarray]], rate: int, channels: int, frames: int, tail: int,
+                preset: SceneSource, settings: Settings, level: SpeechLevel,
+                tick: Callable[[int], None] | None = None, cancel: CancelToken | None = None,
+                batcher=None) -> Iterator[Stems | None]:
+    """Any engine, any length: a measuring pass over the line (its loudness, dry and through the
+    speech path), then the render at the measured levels. `blocks()` starts a pass."""
+    meter = level.meter(rate, channels, frames)
+    for block in blocks():
+        _check(cancel)
+        meter.process(block)
+        _tick(tick, len(block))
+    dry_lufs, gain = meter.levels()
+    renderer = make_renderer(preset, settings, SourceInfo(rate, channels, frames, dry_lufs), batcher)
+    shaper = _Shaper(renderer.latency_frames, frames, tail, rate, gain)
+    for block in blocks():
+        _check(cancel)
+        yield shaper(renderer.process(block))
+        _tick(tick, len(block))
+    for stems, n in shaper.silence(renderer, tail, channels):
+        _check(cancel)
+        yield stems
+        _tick(tick, n)
+    yield from shaper.drain(renderer)
+
+
+def _single_pass(blocks: Iterable[np.ndarray], rate: int, channels: int, frames: int, tail: int,
+                 preset: SceneSource, settings: Settings, level: SpeechLevel,
+                 tick: Callable[[int], None] | None = None,
+                 cancel: CancelToken | None = None) -> Iterator[Stems | None]:
+    """The match engine in one pass over the line: the speech path and both loudness meters run
+    on the same FFTs, its outputs wait in memory until the levels are known, and the bed (built on
+    its worker meanwhile) is added as they are handed on."""
+    from engine.match.renderer import SceneAmbience, ambience_target_lufs, speech_stems
+
+    ambience = SceneAmbience(preset.ambience, preset.ambience_rate_hz, rate, channels, settings.seed)
+    try:
+        path = level.path(rate, channels)
+        meter = level.meter(rate, channels, frames, path.filters(settings.stems))
+        spool: list[list[np.ndarray]] = []
+        for block in blocks:
+            _check(cancel)
+            spool.append(meter.process(block))
+            _tick(tick, len(block))
+        for i in range(0, tail, BLOCK_FRAMES):
+            _check(cancel)
+            n = min(BLOCK_FRAMES, tail - i)
+            spool.append(meter.process(np.zeros((n, channels), np.float32)))
+            _tick(tick, n)
+        spool.append(meter.flush())
+        dry_lufs, gain = meter.levels()
+        ambience.set_level(ambience_target_lufs(preset.profile, settings, dry_lufs))
+        shaper = _Shaper(0, frames, tail, rate, gain)
+        spool = [outs for outs in spool if len(outs[0])]
+        spool.reverse()  # handed on and freed chunk by chunk, from the end of the list
+        beds = [ambience.submit(len(outs[0])) for outs in spool[-1:-3:-1]]  # the worker stays one ahead
+        while spool:
+            _check(cancel)
+            outs = spool.pop()
+            ambience_block = beds.pop(0).result()
+            if len(spool) >= 2:
+                beds.append(ambience.submit(len(spool[-2][0])))
+            yield shaper(speech_stems(outs, ambience_block))
+            _tick(tick, len(outs[0]))
+    finally:
+        ambience.close()
+
+
+def _check(cancel: CancelToken | None) -> None:
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+
+
+def _tick(tick: Callable[[int], None] | None, n: int) -> None:
+    if tick is not None:
+        tick(n)
+
+
+def single_pass_fits(settings: Settings, frames: int, channels: int) -> bool:
+    """Whether the match engine can hold this line's speech outputs while it measures the line."""
+    outputs = 2 if settings.stems else 1
+    return settings.engine == "match" and frames * channels * 4 * outputs <= SINGLE_PASS_MAX_BYTES
 
 
 # ---------------------------------------------------------------- files
@@ -347,17 +416,21 @@ def restyle_file(
     batcher=None,
     level: SpeechLevel | None = None,
 ) -> RenderReport:
-    """Two streaming passes (loudness, then render) with bounded memory; outputs appear atomically.
+    """Streaming with bounded memory; outputs appear atomically.
 
-    `outputs` maps 'mix' and optionally stem names to paths. Every output is written to a
-    temporary name and renamed only when all of them are complete; stems before the mix, so an
-    existing mix always means a complete set. Outputs start at the input's first sample (same BWF
-    time reference) and are `tail_frames` longer than the input.
+    The match engine reads the input once when its outputs fit in memory (single_pass_fits);
+    otherwise a measuring pass comes first. `outputs` maps 'mix' and optionally stem names to
+    paths. Every output is written to a temporary name and renamed only when all of them are
+    complete; stems before the mix, so an existing mix always means a complete set. Outputs start
+    at the input's first sample (same BWF time reference) and are `tail_frames` longer than the
+    input.
     """
     info = probe(source_path)
     cancel = cancel or CancelToken()
-    tail = tail_frames(settings, info.sample_rate_hz)
-    total = 2 * info.frames + tail
+    level = level or SpeechLevel(preset, settings)
+    rate, channels, frames = info.sample_rate_hz, info.channels, info.frames
+    tail = tail_frames(settings, rate)
+    total = 2 * frames + tail
     done = 0
 
     def tick(n: int) -> None:
@@ -366,45 +439,39 @@ def restyle_file(
         if on_fraction is not None:
             on_fraction(min(done / total, 1.0))
 
-    with AudioReader(source_path, BLOCK_FRAMES) as reader:
-        source, gain = _measure(reader.blocks(), info.sample_rate_hz, info.channels, info.frames,
-                                level or SpeechLevel(preset, settings), tick, cancel)
-    renderer = make_renderer(preset, settings, source, batcher)
-    shaper = _Shaper(renderer, info.frames, tail, info.sample_rate_hz, gain)
-
     order = [n for n in (*STEM_NAMES, "mix") if n in outputs]
-    like = replace(info, frames=info.frames + tail)  # the writer sizes its header choice by it
-    writers = {name: AudioWriter(outputs[name], like=like) for name in order}
+    like = replace(info, frames=frames + tail)  # the writer sizes its header choice by it
     peaks = {name: Peak() for name in order}
-    try:
+    with contextlib.ExitStack() as readers:
 
-        def emit(stems: Stems | None) -> None:
-            if stems is None:
-                return
-            for name, writer in writers.items():
-                block = stems.mix if name == "mix" else getattr(stems, name)
-                peaks[name].add(block)
-                writer.write(block)
+        def blocks() -> Iterator[np.ndarray]:
+            return readers.enter_context(AudioReader(source_path, BLOCK_FRAMES)).blocks()
 
-        with AudioReader(source_path, BLOCK_FRAMES) as reader:
-            for block in reader.blocks():
-                cancel.raise_if_cancelled()
-                emit(shaper(renderer.process(block)))
-                tick(len(block))
-        for stems, n in shaper.silence(renderer, tail, info.channels):
-            cancel.raise_if_cancelled()
-            emit(stems)
-            tick(n)
-        for stems in shaper.drain(renderer):
-            emit(stems)
-        cancel.raise_if_cancelled()
-    except BaseException:
-        for writer in writers.values():
-            writer.abort()
-        raise
+        if single_pass_fits(settings, frames + tail, channels):
+            parts = _single_pass(blocks(), rate, channels, frames, tail, preset, settings, level, tick, cancel)
+        else:
+            parts = _two_passes(blocks, rate, channels, frames, tail, preset, settings, level, tick, cancel, batcher)
+        writers: dict[str, AudioWriter] = {}
+        try:
+            for stems in parts:
+                if not writers:
+                    writers = {name: AudioWriter(outputs[name], like=like) for name in order}
+                if stems is None:
+                    continue
+                for name, writer in writers.items():
+                    block = stems.mix if name == "mix" else getattr(stems, name)
+                    peaks[name].add(block)
+                    writer.write(block)
+            _check(cancel)
+            if not writers:
+                writers = {name: AudioWriter(outputs[name], like=like) for name in order}
+        except BaseException:
+            for writer in writers.values():
+                writer.abort()
+            raise
     for name in order:
         writers[name].close()
-    return RenderReport(info.frames + tail, tail, peaks, info.subtype in FLOAT_SUBTYPES)
+    return RenderReport(frames + tail, tail, peaks, info.subtype in FLOAT_SUBTYPES)
 
 
 def preview(

@@ -3,6 +3,11 @@
 Deliverables are specified in LUFS, and renders are longer than memory, so the meter keeps only
 K-weighting filter state and one energy per 100 ms per channel (the 75 % overlap of 400 ms gating
 blocks means every gating block is exactly four consecutive 100 ms sub-blocks).
+
+The K-weighting runs as an FIR (the two biquads' impulse response, which has decayed below float64
+rounding within K_WEIGHTING_FIR_S) through the FFT block convolver: a sample-serial IIR cost as much
+as the whole scene render, and an FIR lets a render fold the weighting into the FFTs it already does
+(``add_weighted``).
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import sosfilt
+
+from engine.audio.convolver import BlockConvolver
 
 #: Reported for silence or anything below the absolute gate, so callers never see -inf or NaN.
 LOUDNESS_FLOOR_LUFS = -70.0
@@ -19,6 +25,8 @@ _RELATIVE_GATE_LU = -10.0
 _SUB_BLOCKS_PER_GATE = 4  # 400 ms block, 100 ms hop
 # Passband (Nyquist) gain of the BS.1770 48 kHz RLB high-pass: 4 / (1 - a1 + a2).
 _HIGHPASS_PASSBAND_GAIN = 4.0 / (1.0 + 1.99004745483398 + 0.99007225036621)
+# The RLB high-pass (38 Hz, Q 0.5) rings longest: its response is below 1e-20 of its peak by then.
+K_WEIGHTING_FIR_S = 0.25
 
 
 def k_weighting_sos(sample_rate_hz: int) -> np.ndarray:
@@ -54,6 +62,22 @@ def k_weighting_sos(sample_rate_hz: int) -> np.ndarray:
     return np.array([shelf, highpass], dtype=np.float64)
 
 
+def k_weighting_fir(sample_rate_hz: int, channels: int = 1) -> np.ndarray:
+    """(taps, channels) float64: the K-weighting's impulse response, sampled from its frequency response.
+
+    Sampling on a grid eight times the kept length makes the time aliasing as small as the
+    truncation, so the FIR equals the IIR cascade to float64 rounding.
+    """
+    taps = int(math.ceil(K_WEIGHTING_FIR_S * sample_rate_hz))
+    n = 1 << int(math.ceil(math.log2(8 * taps)))
+    z1 = np.exp(-2j * np.pi * np.arange(n // 2 + 1) / n)  # z^-1 on the rfft grid
+    response = np.ones_like(z1)
+    for b0, b1, b2, _, a1, a2 in k_weighting_sos(sample_rate_hz):
+        response *= (b0 + z1 * (b1 + z1 * b2)) / (1.0 + z1 * (a1 + z1 * a2))
+    h = np.fft.irfft(response, n)[:taps]
+    return np.repeat(h[:, None], channels, axis=1)
+
+
 class LoudnessMeter:
     """Feed blocks of any size with `add`; ask `integrated_lufs` at any time."""
 
@@ -73,9 +97,8 @@ class LoudnessMeter:
         if len(weights) != channels:
             raise ValueError(f"need {channels} channel weights, got {len(weights)}")
         self._weights = np.asarray(weights, dtype=np.float64)
-        self._sos = k_weighting_sos(self.sample_rate_hz)
-        self._zi = np.zeros((self._sos.shape[0], 2, self.channels), dtype=np.float64)
-        self._pos = 0  # frames consumed
+        self._weighting: BlockConvolver | None = None  # made on the first add(); add_weighted needs none
+        self._pos = 0  # K-weighted frames accumulated
         self._sub = 0  # index of the 100 ms sub-block being accumulated
         self._partial = np.zeros(self.channels, dtype=np.float64)
         self._energies: list[np.ndarray] = []  # (k, channels) sums of squares per finished sub-block
@@ -87,33 +110,52 @@ class LoudnessMeter:
 
     def add(self, block: np.ndarray) -> None:
         """Consume (frames, channels) samples, keeping filter state so block size never matters."""
+        block = self._check(block)
+        if block.shape[0] == 0:
+            return
+        if self._weighting is None:
+            self._weighting = BlockConvolver([k_weighting_fir(self.sample_rate_hz, self.channels)], self.channels)
+        self._accumulate(self._weighting.process(block)[0])
+
+    def add_weighted(self, block: np.ndarray) -> None:
+        """Consume samples that are already K-weighted (a render that folds the weighting into its
+        own FFTs); not to be mixed with ``add`` on one meter."""
+        self._accumulate(self._check(block))
+
+    def _check(self, block: np.ndarray) -> np.ndarray:
         block = np.asarray(block)
         if block.ndim != 2 or block.shape[1] != self.channels:
             raise ValueError(f"expected a (frames, {self.channels}) block, got shape {block.shape}")
-        n = block.shape[0]
+        return block
+
+    def _accumulate(self, y: np.ndarray) -> None:
+        """Sums of squares of K-weighted frames per 100 ms sub-block."""
+        n = y.shape[0]
         if n == 0:
             return
-        y, self._zi = sosfilt(self._sos, block.astype(np.float64), axis=0, zi=self._zi)
-        csum = np.empty((n + 1, self.channels), dtype=np.float64)
-        csum[0] = 0.0
-        np.cumsum(y * y, axis=0, out=csum[1:])
+        y = y.astype(np.float64)
+        sq = y * y
         start, end = self._pos, self._pos + n
         last_k = ((end + 1) * 10 - 1) // self.sample_rate_hz  # last k with boundary(k) <= end
         ks = np.arange(self._sub + 1, last_k + 1)
         if ks.size:
             cuts = np.asarray(self._boundary(ks)) - start  # in (0, n]
-            sums = np.diff(csum[np.concatenate(([0], cuts))], axis=0)
+            inner = cuts[cuts < n]
+            segments = np.add.reduceat(sq, np.concatenate(([0], inner)), axis=0)
+            sums = segments[: len(cuts)].copy()  # sub-blocks finished here, in order
             sums[0] += self._partial
             self._energies.append(sums)
             self._finished += sums.shape[0]
-            self._partial = csum[n] - csum[cuts[-1]]
+            self._partial = segments[len(cuts)] if len(segments) > len(cuts) else np.zeros(self.channels)
             self._sub = int(ks[-1])
         else:
-            self._partial = self._partial + csum[n]
+            self._partial = self._partial + sq.sum(axis=0)
         self._pos = end
 
     def integrated_lufs(self) -> float:
         """Gated integrated loudness so far (absolute -70 LUFS, relative -10 LU), floored at -70."""
+        if self._weighting is not None and self._weighting.pending_frames:
+            self._accumulate(self._weighting.flush()[0])  # the FIR is causal: its state carries on
         if self._finished >= _SUB_BLOCKS_PER_GATE:
             e = np.concatenate(self._energies, axis=0)
             m = e.shape[0] - _SUB_BLOCKS_PER_GATE + 1

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft as sfft
-from scipy import signal
 
 from engine.audio import resample
 
@@ -255,6 +254,8 @@ def _speech_like_frames(mono: np.ndarray, sr: int) -> np.ndarray:
     n_frames = len(mono) // hop
     if n_frames < 100:  # under a second: too short to judge, and too short to be picky
         return np.zeros(max(n_frames, 1), dtype=bool)
+    from scipy import signal  # here, not at the top: a render builds its bed on a worker thread
+
     x = mono[: n_frames * hop].astype(np.float64)
     hi_hz = min(3400.0, 0.45 * sr)
     sos = signal.butter(4, [300.0, hi_hz], "bandpass", fs=sr, output="sos")

@@ -179,8 +179,6 @@ def _compensate_for_band_measurement(
     neighbour energy in its skirts dominates the late decay. We predict that measurement from the
     expected (noise-free) energy envelope and correct the design a few times (fixed point).
     """
-    from scipy.signal import butter, sosfreqz
-
     nyquist_hz = sr / 2.0
     freqs_hz = np.geomspace(_LOWEST_BAND_HZ / 2.0, nyquist_hz * 0.999, 800)
     weight = freqs_hz * _rolloff(freqs_hz) ** 2  # white noise power per log-frequency step
@@ -192,9 +190,8 @@ def _compensate_for_band_measurement(
     measurable = [i for i, b in enumerate(bands_hz) if b * math.sqrt(2.0) < 0.95 * nyquist_hz]
     band_weights = {}
     for i in measurable:
-        sos = butter(3, [bands_hz[i] / math.sqrt(2.0), bands_hz[i] * math.sqrt(2.0)], "bandpass", fs=sr, output="sos")
-        _, resp = sosfreqz(sos, worN=freqs_hz, fs=sr)
-        band_weights[i] = weight * np.abs(resp) ** 4  # zero-phase filtering squares the magnitude
+        power = _octave_filter_power(freqs_hz, bands_hz[i], sr)
+        band_weights[i] = weight * power**2  # zero-phase filtering squares the magnitude
     design = rt60_s.astype(np.float64).copy()
     for _ in range(iterations):
         rates = _DB60_NEPER / _rt60_at(centres, bands_hz, design)
@@ -206,6 +203,20 @@ def _compensate_for_band_measurement(
                 design[i] *= rt60_s[i] / measured
         design = np.clip(design, 0.5 * rt60_s, 2.0 * rt60_s)
     return design
+
+
+def _octave_filter_power(freqs_hz: np.ndarray, centre_hz: float, sr: int, order: int = 3) -> np.ndarray:
+    """|H|^2 of the digital Butterworth octave band-pass the measurement uses (bilinear design).
+
+    Closed form: the bilinear transform maps f to the analogue 2 sr tan(pi f / sr), where the
+    band-pass Butterworth's power is 1 / (1 + ((w^2 - w_lo w_hi) / ((w_hi - w_lo) w))^(2 order)).
+    """
+    def warp(f_hz):
+        return 2.0 * sr * np.tan(np.pi * np.asarray(f_hz, dtype=np.float64) / sr)
+
+    w, lo, hi = warp(freqs_hz), warp(centre_hz / math.sqrt(2.0)), warp(centre_hz * math.sqrt(2.0))
+    x = (w * w - lo * hi) / ((hi - lo) * w)
+    return 1.0 / (1.0 + x ** (2 * order))
 
 
 def _t30_from_envelope(energy: np.ndarray, t_s: np.ndarray) -> float:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
 from engine.audio import integrated_loudness
+from engine.audio.convolver import BlockConvolver, fft_convolve
 from engine.match.ambience_bed import AmbienceBed
-from engine.match.convolver import BlockConvolver
 from engine.match.eq import eq_filter
 from engine.match.impulse_response import synthesise_ir
 from engine.render import SourceInfo, Stems
@@ -25,6 +26,80 @@ from engine.settings import Settings
 SILENT_LUFS = -69.0  # dialogue at or below this is treated as silent...
 ASSUMED_SPEECH_LUFS = -24.0  # ...and the ambience is set as if it held typical speech
 BED_MEASURE_S = 10.0  # long enough for a gated loudness of a grainy bed to settle (< 0.2 LU)
+
+
+@dataclass(frozen=True)
+class SpeechPath:
+    """The dry line's way through the scene: EQ'd direct sound and reverb, both (taps, channels)
+    float64 and already scaled so that the scene keeps a bundled voice's loudness (``gain``)."""
+
+    direct: np.ndarray
+    late: np.ndarray
+    gain: float
+
+    def filters(self, stems: bool) -> list[np.ndarray | float]:
+        """Dialogue and reverb filters, or one combined filter (half the inverse FFTs; equal to the
+        stems' sum within float32) when no stems are written."""
+        return [_as_gain(self.direct), _as_gain(self.late)] if stems else [_as_gain(self.response)]
+
+    @property
+    def response(self) -> np.ndarray:
+        """What the scene does to an impulse on each channel (dialogue + reverb)."""
+        return _add(self.direct, self.late)
+
+
+def speech_path(profile: SceneProfile, settings: Settings, sample_rate_hz: int, channels: int) -> SpeechPath:
+    """Synthesise the scene's filters for one rate and channel count (the costly part of a render)."""
+    sr, ch = int(sample_rate_hz), int(channels)
+    ir = synthesise_ir(profile, sr, ch, seed=settings.seed, wet_db=settings.wet_db)
+    eq = eq_filter(profile, sr, settings.eq_amount)
+    direct = _compose(eq, ir.direct)
+    late = _compose(eq, ir.late)
+    # Keep the restyled speech as loud as the dry line (BS.1770): a church must not make the
+    # dialogue 10 dB louder or clip; the mixer's levels stay where the editor set them.
+    gain = 10.0 ** (-_scene_loudness_gain_db(direct, late * 10.0 ** (-settings.wet_db / 20.0), sr) / 20.0)
+    return SpeechPath(direct * gain, late * gain, gain)
+
+
+def ambience_target_lufs(profile: SceneProfile, settings: Settings, dry_lufs: float) -> float:
+    """The bed's loudness: the scene's ambience-to-speech ratio on the line's own loudness, trimmed."""
+    return _speech_lufs(dry_lufs) + profile.ambience_to_speech_db + settings.trim_db
+
+
+class SceneAmbience:
+    """The scene's bed at a fixed gain, built and rendered on a worker thread so it overlaps the FFTs.
+
+    One worker: bed calls stay in order, so the bed is the same as rendered inline. The gain can be
+    set after construction (``set_level``), so a single-pass render starts building the bed while
+    it is still measuring the line whose loudness sets it.
+    """
+
+    def __init__(self, excerpt: np.ndarray, excerpt_rate_hz: int, sample_rate_hz: int, channels: int,
+                 seed: int, target_lufs: float | None = None) -> None:
+        self._args = (excerpt, int(excerpt_rate_hz), int(sample_rate_hz), int(channels), int(seed))
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roomtone-bed")
+        self._bed = self._worker.submit(AmbienceBed, *self._args)
+        self.gain: float | None = None
+        if target_lufs is not None:
+            self.set_level(target_lufs)
+
+    def set_level(self, target_lufs: float) -> None:
+        """Fix the bed's gain so that it plays at `target_lufs` (before the first submit)."""
+        self.gain = _bed_gain(*self._args, target_lufs=target_lufs)
+
+    def submit(self, frames: int) -> Future:
+        """The next `frames` of bed, scaled, as a float32 (frames, channels) future."""
+        if self.gain is None:
+            raise RuntimeError("SceneAmbience.set_level must come before the first submit")
+        return self._worker.submit(self._render, frames, np.float32(self.gain))
+
+    def _render(self, frames: int, gain: np.float32) -> np.ndarray:
+        bed = self._bed.result().render(frames)
+        bed *= gain
+        return bed
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=False)
 
 
 class MatchRenderer:
@@ -43,58 +118,41 @@ class MatchRenderer:
         excerpt_rate_hz: int,
         settings: Settings,
         source: SourceInfo,
+        path: SpeechPath | None = None,
     ) -> None:
+        """`path`: the scene's speech path for this rate and channel count, when already made."""
         self.source = source
         self.settings = settings
         sr, ch = int(source.sample_rate_hz), int(source.channels)
-        ir = synthesise_ir(profile, sr, ch, seed=settings.seed, wet_db=settings.wet_db)
-        eq = eq_filter(profile, sr, settings.eq_amount)
-        direct = _compose(eq, ir.direct)
-        late = _compose(eq, ir.late)
-        # Keep the restyled speech as loud as the dry line (BS.1770): a church must not make the
-        # dialogue 10 dB louder or clip; the mixer's levels stay where the editor set them.
-        gain = 10.0 ** (-_scene_loudness_gain_db(direct, late * 10.0 ** (-settings.wet_db / 20.0), sr) / 20.0)
-        direct, late = direct * gain, late * gain
-        self.speech_gain = gain
-        if settings.stems:
-            filters: list[np.ndarray | float] = [direct, late]
-        else:
-            # One combined filter: half the inverse FFTs; equal to the stems' sum within float32.
-            filters = [_add(direct, late)]
-        self._convolver = BlockConvolver([_as_gain(f) for f in filters], ch)
-        self._bed = AmbienceBed(ambience_excerpt, excerpt_rate_hz, sr, ch, settings.seed)
-        self.ambience_gain = _bed_gain(
-            ambience_excerpt, excerpt_rate_hz, sr, ch, settings.seed,
-            target_lufs=_speech_lufs(source.loudness_lufs) + profile.ambience_to_speech_db + settings.trim_db,
-        )
+        path = path or speech_path(profile, settings, sr, ch)
+        self.speech_gain = path.gain
+        self._convolver = BlockConvolver(path.filters(settings.stems), ch)
+        self._ambience = SceneAmbience(ambience_excerpt, excerpt_rate_hz, sr, ch, settings.seed,
+                                       ambience_target_lufs(profile, settings, source.loudness_lufs))
+        self.ambience_gain = self._ambience.gain
         self.channels = ch
-        # One worker: bed calls stay in order, so the bed is the same as rendered inline.
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roomtone-bed")
 
     def process(self, block: np.ndarray) -> Stems:
         block = np.asarray(block, dtype=np.float32)
         if block.ndim != 2 or block.shape[1] != self.channels:
             raise ValueError(f"expected a (frames, {self.channels}) block, got shape {block.shape}")
-        bed = self._bed_async(self._convolver.frames_out(block.shape[0]))
-        return self._stems(self._convolver.process(block), bed)
+        bed = self._ambience.submit(self._convolver.frames_out(block.shape[0]))
+        return speech_stems(self._convolver.process(block), bed.result())
 
     def flush(self) -> Stems:
-        bed = self._bed_async(self._convolver.pending_frames)
+        bed = self._ambience.submit(self._convolver.pending_frames)
         try:
-            return self._stems(self._convolver.flush(), bed)
+            return speech_stems(self._convolver.flush(), bed.result())
         finally:
-            self._worker.shutdown(wait=False)
+            self._ambience.close()
 
-    def _bed_async(self, frames: int) -> Future:
-        return self._worker.submit(self._bed.render, frames)
 
-    def _stems(self, outs: list[np.ndarray], bed: Future) -> Stems:
-        ambience = bed.result()
-        assert ambience.shape[0] == outs[0].shape[0], "bed and convolution out of step"
-        ambience *= np.float32(self.ambience_gain)
-        if len(outs) == 2:
-            return Stems(dialogue=outs[0], reverb=outs[1], ambience=ambience)
-        return Stems(dialogue=outs[0], reverb=np.zeros_like(outs[0]), ambience=ambience)
+def speech_stems(outs: list[np.ndarray], ambience: np.ndarray) -> Stems:
+    """Stems from the speech filters' outputs (two, or one combined) and the scaled bed."""
+    assert ambience.shape[0] == outs[0].shape[0], "bed and convolution out of step"
+    if len(outs) == 2:
+        return Stems(dialogue=outs[0], reverb=outs[1], ambience=ambience)
+    return Stems(dialogue=outs[0], reverb=np.zeros_like(outs[0]), ambience=ambience)
 
 
 def _speech_lufs(measured_lufs: float) -> float:
@@ -110,12 +168,10 @@ def _scene_loudness_gain_db(direct: np.ndarray, late: np.ndarray, sr: int) -> fl
     measured, not computed. The caller passes the reverb at the scene's own level (not the
     wet_db control) so that moving the reverb fader changes the reverb, not the whole line.
     """
-    from scipy.signal import fftconvolve
-
     from engine.kit.speech import alsa_voice
 
     probe = alsa_voice(sr)[:, 0].astype(np.float64)
-    wet = fftconvolve(probe, _add(direct, late)[:, 0])[: probe.shape[0]]
+    wet = fft_convolve(probe, _add(direct, late)[:, 0])[: probe.shape[0]]
     return integrated_loudness(wet[:, None], sr) - integrated_loudness(probe[:, None], sr)
 
 
@@ -134,9 +190,7 @@ def _bed_gain(excerpt: np.ndarray, excerpt_rate_hz: int, sr: int, ch: int, seed:
 
 def _compose(eq: np.ndarray, ir_part: np.ndarray) -> np.ndarray:
     """eq * ir_part per channel (float64), trimmed of trailing zeros."""
-    from scipy.signal import fftconvolve
-
-    out = fftconvolve(ir_part.astype(np.float64), eq[:, None], axes=0) if len(eq) > 1 else ir_part.astype(np.float64)
+    out = fft_convolve(ir_part.astype(np.float64), eq[:, None]) if len(eq) > 1 else ir_part.astype(np.float64)
     nz = np.flatnonzero(np.any(out != 0.0, axis=1))
     return out[: (nz[-1] + 1 if nz.size else 1)]
 
