@@ -56,11 +56,12 @@ def engine_status(name: str) -> tuple[bool, str]:
     if name == "match":
         return True, ""
     if name == "diffusion":
-        from engine.diffusion.engine import CHECKPOINT_ENV, available_checkpoint
+        from engine.diffusion.checkpoint import require_checkpoint
 
-        if available_checkpoint() is None:
-            return False, (f"the diffusion engine needs a trained checkpoint: none is shipped with this build and "
-                           f"${CHECKPOINT_ENV} is not set to one; use --engine match")
+        try:
+            require_checkpoint()
+        except RoomtoneError as exc:
+            return False, str(exc)
         return True, ""
     return False, f"the {name!r} engine is not available in this build; use --engine match"
 
@@ -93,7 +94,7 @@ def tail_frames(settings: Settings, sample_rate_hz: int) -> int:
 
 
 def _diffusion_is_residual() -> bool:
-    from engine.diffusion.engine import checkpoint_formulation
+    from engine.diffusion.checkpoint import checkpoint_formulation
 
     try:
         return checkpoint_formulation() == "residual"
