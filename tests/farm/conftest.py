@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -108,8 +109,10 @@ def cluster(tmp_path_factory):
         yield None
         return
     port = _free_port()
-    # RAY_AUTH_MODE=token: `ray start` makes a token-authenticated cluster, and drivers must say so
+    # RAY_AUTH_MODE=token: a token-authenticated cluster, and drivers must say so. Ray 2.60's `ray
+    # start` no longer makes the token itself: the test cluster gets its own, through the environment.
     os.environ["RAY_AUTH_MODE"] = "token"
+    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     temp = tempfile.mkdtemp(prefix="rt-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     log = open(tmp_path_factory.mktemp("ray") / "ray-start.log", "w")
