@@ -66,13 +66,17 @@ def engine_status(name: str) -> tuple[bool, str]:
     return False, f"the {name!r} engine is not available in this build; use --engine match"
 
 
-def make_renderer(preset: SceneSource, settings: Settings, source: SourceInfo, batcher=None) -> Renderer:
-    """``batcher`` (engine.diffusion.throughput.WindowBatcher) pools diffusion windows across files."""
+def make_renderer(preset: SceneSource, settings: Settings, source: SourceInfo, batcher=None,
+                  level: "SpeechLevel | None" = None) -> Renderer:
+    """``batcher`` (engine.diffusion.throughput.WindowBatcher) pools diffusion windows across files;
+    ``level`` (a SpeechLevel of this preset and settings) lends the match engine its cached speech
+    path, so a measured line's filters are not synthesised a second time for its render."""
     check_engine(settings)
     if settings.engine == "match":
         from engine.match import MatchRenderer
 
-        return MatchRenderer(preset.profile, preset.ambience, preset.ambience_rate_hz, settings, source)
+        path = level.path(source.sample_rate_hz, source.channels) if level is not None else None
+        return MatchRenderer(preset.profile, preset.ambience, preset.ambience_rate_hz, settings, source, path=path)
     from engine.diffusion.engine import DiffusionRenderer, available_checkpoint
 
     return DiffusionRenderer(preset, settings, source, available_checkpoint(), batcher=batcher)
@@ -333,7 +337,7 @@ def _two_passes(blocks: Callable[[], Iterable[np.ndarray]], rate: int, channels:
         meter.process(block)
         _tick(tick, len(block))
     dry_lufs, gain = meter.levels()
-    renderer = make_renderer(preset, settings, SourceInfo(rate, channels, frames, dry_lufs), batcher)
+    renderer = make_renderer(preset, settings, SourceInfo(rate, channels, frames, dry_lufs), batcher, level)
     shaper = _Shaper(renderer.latency_frames, frames, tail, rate, gain)
     for block in blocks():
         _check(cancel)
