@@ -80,8 +80,8 @@ def _unreachable(address: str, exc: BaseException) -> str:
         e = e.__cause__ or e.__context__
     if any("authentication" in type(e).__name__.lower() or "InvalidAuthToken" in str(e) for e in chain):
         return (f"the Ray cluster at {printable(address)} refused this driver's authentication; set "
-                "RAY_AUTH_MODE=token and give it the cluster's token (~/.ray/auth_token on the head, or "
-                "RAY_AUTH_TOKEN_PATH) as the README's Render farm says")
+                "RAY_AUTH_MODE=token and give it the cluster's token (`ray get-auth-token` on the head prints it; "
+                "put it in ~/.ray/auth_token or RAY_AUTH_TOKEN) as the README's Render farm says")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return (f"cannot reach the Ray cluster at {printable(address)} ({printable(first)}); start one with "
             "`ray start --head` (see the README's Render farm) or use --ray local")

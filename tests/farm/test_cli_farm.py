@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import filecmp
+import subprocess
+import sys
+
+import pytest
 
 from engine.cli import main
 from tests.conftest import write_tone
@@ -27,3 +31,19 @@ def test_ray_local_renders_a_folder_as_a_local_run_does(cluster, tmp_path, capsy
     assert main([*common, "-o", str(tmp_path / "local")]) == 0
     for name in ("line0.wav", "line1.wav"):
         assert filecmp.cmp(tmp_path / "local" / name, tmp_path / "farm" / name, shallow=False)
+
+
+def test_a_driver_with_the_wrong_token_is_told_how_to_authenticate(cluster, tmp_path):
+    """Ray's token auth is on by default: a driver holding another token gets the remedy in one line."""
+    if cluster is None:
+        pytest.skip("needs the namespaced test cluster")
+    write_tone(tmp_path / "in" / "a.wav")
+    env = {**cluster.env, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 64}
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "restyle", "--quiet", "--preset", "Stone Church",
+                          str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--ray", cluster.address],
+                         env=env, capture_output=True, text=True, timeout=120)
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert len(errors) == 1 and "refused this driver's authentication" in errors[0], run.stderr[-2000:]
+    assert "ray get-auth-token" in errors[0]
+    assert not (tmp_path / "out" / "a.wav").exists()
