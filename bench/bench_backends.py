@@ -1,6 +1,6 @@
 """Diffusion-engine speed per inference backend, sampler, steps and window batch; and sampler parity.
 
-Speed: the real renderer (engine.diffusion.engine.DiffusionRenderer, CFG on, guidance 4.5) on a
+Speed: the real renderer (engine.stylize.renderer.DiffusionRenderer, CFG on, guidance 4.5) on a
 16 kHz mono speech-like file -- the model rate, so the figure is the model's alone (at 48 kHz
 the match engine's high band and the resamplers add a little). Real-time factor = audio seconds
 per wall second (higher is faster; >= 1 is faster than real time). Each configuration runs in
@@ -66,7 +66,7 @@ def bench_preset():
 
 def render(x: np.ndarray, preset, settings, window_batch: int) -> np.ndarray:
     from engine.audio import integrated_loudness
-    from engine.diffusion.engine import DiffusionRenderer
+    from engine.stylize.renderer import DiffusionRenderer
     from engine.render import SourceInfo
 
     source = SourceInfo(RATE, 1, len(x), integrated_loudness(x, RATE))
@@ -98,7 +98,7 @@ def one(args: argparse.Namespace) -> dict:
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    from engine.diffusion.engine import available_checkpoint
+    from engine.diffusion.checkpoint import available_checkpoint
     from engine.runtime.select import load_backend
 
     backend = load_backend(available_checkpoint(), settings.backend, settings.device, settings.precision,

@@ -30,8 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.diffusion import StylizerPipeline, load_checkpoint, make_sampler  # noqa: E402
-from engine.diffusion.checkpoint import read_manifest  # noqa: E402
-from engine.diffusion.engine import SHIPPED_CHECKPOINT  # noqa: E402
+from engine.diffusion.checkpoint import SHIPPED_CHECKPOINT, read_manifest  # noqa: E402
 from engine.train.dataset import PairCache  # noqa: E402
 from engine.train.prepare import INDEX, find_cache  # noqa: E402
 
@@ -70,7 +69,7 @@ def dry_inputs(pairs: dict[str, torch.Tensor], scenes: list[str], seed: int) -> 
     recover its dry speech (aligned to the direct sound). Each window is set to H(target)'s RMS (the
     engine levels dialogue to the training loudness) and gets the engine's input noise.
     """
-    from engine.diffusion.engine import INPUT_NOISE_STD
+    from engine.stylize.noise import INPUT_NOISE_STD
     from engine.train.corpus import read_corpus_config, render_audio
 
     rendered: dict[str, tuple[torch.Tensor, int]] = {}

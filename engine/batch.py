@@ -279,7 +279,7 @@ class BatchRunner:
     ) -> None:
         """``batch_windows`` > 0 turns on throughput mode for the diffusion engine: several files render
         at once and their windows share network batches of up to that many windows
-        (engine.diffusion.throughput); outputs are the same as file by file, memory stays bounded."""
+        (engine.stylize.throughput); outputs are the same as file by file, memory stays bounded."""
         if batch_windows < 0:
             raise ValueError(f"batch_windows must be >= 0, got {batch_windows}")
         self.batch_windows = int(batch_windows)
@@ -387,7 +387,7 @@ class BatchRunner:
         """Throughput mode: enough files side by side to fill a batch (files_in_flight), each in a thread."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from engine.diffusion.throughput import WindowBatcher
+        from engine.stylize.throughput import WindowBatcher
 
         in_flight = files_in_flight(self.batch_windows, len(jobs))
         per_file = max(1, math.ceil(self.batch_windows / in_flight))

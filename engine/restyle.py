@@ -68,7 +68,7 @@ def engine_status(name: str) -> tuple[bool, str]:
 
 def make_renderer(preset: SceneSource, settings: Settings, source: SourceInfo, batcher=None,
                   level: "SpeechLevel | None" = None) -> Renderer:
-    """``batcher`` (engine.diffusion.throughput.WindowBatcher) pools diffusion windows across files;
+    """``batcher`` (engine.stylize.throughput.WindowBatcher) pools diffusion windows across files;
     ``level`` (a SpeechLevel of this preset and settings) lends the match engine its cached speech
     path, so a measured line's filters are not synthesised a second time for its render."""
     check_engine(settings)
@@ -77,7 +77,8 @@ def make_renderer(preset: SceneSource, settings: Settings, source: SourceInfo, b
 
         path = level.path(source.sample_rate_hz, source.channels) if level is not None else None
         return MatchRenderer(preset.profile, preset.ambience, preset.ambience_rate_hz, settings, source, path=path)
-    from engine.diffusion.engine import DiffusionRenderer, available_checkpoint
+    from engine.diffusion.checkpoint import available_checkpoint
+    from engine.stylize.renderer import DiffusionRenderer
 
     return DiffusionRenderer(preset, settings, source, available_checkpoint(), batcher=batcher)
 

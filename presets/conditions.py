@@ -1,4 +1,4 @@
-"""Keeping a preset's re-embedded condition tokens between runs (engine.diffusion.embeddings.ConditionStore).
+"""Keeping a preset's re-embedded condition tokens between runs (engine.stylize.condition.ConditionStore).
 
 A render with a checkpoint other than the one that embedded a preset embeds it again; without a
 place to keep the result, every later run would too. A user preset takes the tokens back into its
@@ -47,7 +47,7 @@ class UserPresetConditions:
     def save(self, preset, checkpoint_id: str, tokens: np.ndarray) -> None:
         """Re-read the folder and write it back with the tokens, so a rename made since the preset
         was loaded is kept; nothing is written when the folder now holds another preset."""
-        from engine.diffusion.embeddings import EMBEDDING_KEY
+        from engine.stylize.condition import EMBEDDING_KEY
 
         with _folder_lock(self.folder):
             current = load_preset(self.folder)
@@ -74,7 +74,7 @@ class FactoryConditionCache:
         for a missing, damaged or stale file (it is simply made again and replaced)."""
         from safetensors import safe_open
 
-        from engine.diffusion.embeddings import EMBEDDING_KEY, condition_digest
+        from engine.stylize.condition import EMBEDDING_KEY, condition_digest
 
         path = self.path(preset, checkpoint_id)
         try:
@@ -94,7 +94,7 @@ class FactoryConditionCache:
         """Written to a temporary file beside the final one, then renamed over it (os.replace)."""
         from safetensors.numpy import save_file
 
-        from engine.diffusion.embeddings import EMBEDDING_KEY, condition_digest
+        from engine.stylize.condition import EMBEDDING_KEY, condition_digest
 
         path = self.path(preset, checkpoint_id)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,7 @@ def condition_embeddings(reference: np.ndarray, rate_hz: int,
 
     if not engine_status("diffusion")[0]:
         return None
-    from engine.diffusion.embeddings import EMBEDDING_KEY, embed_with_available_checkpoint
+    from engine.stylize.condition import EMBEDDING_KEY, embed_with_available_checkpoint
 
     embedded = embed_with_available_checkpoint(reference, rate_hz, thumbnail_png)
     if embedded is None:

@@ -34,7 +34,7 @@ from engine.errors import PresetError, printable
 from engine.scene.profile import SAMPLE_RATE_RANGE_HZ, AmbienceTexture, SceneProfile, finite_number
 
 if TYPE_CHECKING:
-    from engine.diffusion.embeddings import ConditionStore
+    from engine.stylize.condition import ConditionStore
 
 SCHEMA_VERSION = 1
 PRESET_JSON = "preset.json"

@@ -29,11 +29,6 @@ def test_no_module_imports_desktop_from_engine():
         assert "import desktop" not in text and "from desktop" not in text, path
 
 
-# The diffusion renderer (product code) still living in the model package; the model modules
-# beside it, the checkpoint loaders included, import neither it nor a runtime.
-DIFFUSION_RENDERER = {"engine/diffusion/engine.py"}
-
-
 def _imports(path: Path) -> set[str]:
     """Every module a file imports, at any depth (function-level imports too), but not those only
     a type checker sees (``if TYPE_CHECKING:``)."""
@@ -65,13 +60,50 @@ def _hits(imports: set[str], *prefixes: str) -> set[str]:
     return {m for m in imports if any(m == p or m.startswith(p + ".") for p in prefixes)}
 
 
-def test_model_code_imports_no_runtime_and_no_renderer():
-    for name, imports in _files("engine/diffusion"):
-        if name not in DIFFUSION_RENDERER:
-            assert not _hits(imports, "engine.runtime", "engine.diffusion.engine"), name
+# The diffusion engine in three layers, imports one way only: the renderer (engine.stylize) ->
+# its runtimes (engine.runtime) -> the model (engine.diffusion). Function-level imports count too,
+# so a circle cannot hide inside a function.
+LAYERS = ("engine.stylize", "engine.runtime", "engine.diffusion")
 
 
-def test_runtime_imports_no_renderer():
-    """renderer -> runtime -> model: the runtime loads checkpoints from engine.diffusion.checkpoint."""
-    for name, imports in _files("engine/runtime"):
-        assert not _hits(imports, "engine.diffusion.engine", "engine.restyle", "engine.match"), name
+def _layer_violations(files) -> list[tuple[str, str]]:
+    """(file, module) for every import of a layer above the file's own (LAYERS order)."""
+    found = []
+    for name, imports in files:
+        module = name.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
+        own = next((k for k, layer in enumerate(LAYERS) if module == layer or module.startswith(layer + ".")), None)
+        if own is None:
+            continue
+        found += [(name, m) for m in sorted(_hits(imports, *LAYERS[:own]))]
+    return found
+
+
+def test_imports_go_renderer_to_runtime_to_model_only():
+    files = [f for layer in LAYERS for f in _files(layer.replace(".", "/"))]
+    assert len(files) > 20
+    assert _layer_violations(files) == []
+
+
+def test_the_layer_check_sees_a_back_import(tmp_path):
+    """The check above would fail on a back-import, also one inside a function."""
+    model = tmp_path / "checkpoint.py"
+    model.write_text("def f():\n    from engine.stylize.renderer import DiffusionRenderer\n")
+    runtime = tmp_path / "select.py"
+    runtime.write_text("import engine.stylize\n")
+    files = [("engine/diffusion/checkpoint.py", _imports(model)), ("engine/runtime/select.py", _imports(runtime))]
+    assert _layer_violations(files) == [("engine/diffusion/checkpoint.py", "engine.stylize.renderer"),
+                                        ("engine/diffusion/checkpoint.py", "engine.stylize.renderer.DiffusionRenderer"),
+                                        ("engine/runtime/select.py", "engine.stylize")]
+
+
+def test_model_and_runtime_import_no_product_code():
+    """The model and its runtimes know nothing of files, presets, scenes or the match engine."""
+    for layer in ("engine/diffusion", "engine/runtime"):
+        for name, imports in _files(layer):
+            assert not _hits(imports, "engine.restyle", "engine.batch", "engine.match", "engine.scene", "presets",
+                             "engine.train"), name
+
+
+def test_the_renderer_lives_outside_the_model_package():
+    assert not (REPO / "engine" / "diffusion" / "engine.py").exists()
+    assert (REPO / "engine" / "stylize" / "renderer.py").exists()

@@ -1,8 +1,11 @@
 """Audio-visual soundscape stylization (Li et al., "Self-Supervised Audio-Visual Soundscape
 Stylization"): mel VAE + latent diffusion U-Net conditioned on a hint clip + Vocos vocoder.
 
-Model code only: training lives in engine/train, which imports this package, never the reverse.
-Importing this package loads torch and nothing heavier (safetensors loads on first save/load).
+Model code only: the networks, the sampling loop, the checkpoint format and where the product
+finds its checkpoint. Three packages build on it and it imports none of them: engine.train (training),
+engine.runtime (the backends that run these networks) and engine.stylize (the product renderer:
+DiffusionRenderer, windowing, noise, preset conditions). Importing this package loads torch and
+nothing heavier (safetensors loads on first save/load).
 
     model = Stylizer(StylizerConfig.named("tiny"))
     pipe = StylizerPipeline.from_stylizer(model, make_sampler("dpmpp", model.config))
@@ -10,7 +13,8 @@ Importing this package loads torch and nothing heavier (safetensors loads on fir
     out = pipe(enhanced_wave, tokens, steps=25, guidance_scale=4.5, seed=0)   # out.wave
 """
 
-from engine.diffusion.checkpoint import CheckpointError, checkpoint_id, load_checkpoint, read_manifest, save_checkpoint
+from engine.diffusion.checkpoint import CheckpointError, available_checkpoint, checkpoint_id, diffusion_available, \
+    load_checkpoint, read_manifest, require_checkpoint, save_checkpoint
 from engine.diffusion.config import ConditionEncoderConfig, DiffusionConfig, MelConfig, StylizerConfig, UNetConfig, \
     VAEConfig, VocoderConfig
 from engine.diffusion.mel import MelFrontEnd
@@ -44,35 +48,12 @@ __all__ = [
     "VAEConfig",
     "VocoderConfig",
     "VocosVocoder",
+    "available_checkpoint",
     "checkpoint_id",
+    "diffusion_available",
     "load_checkpoint",
     "make_sampler",
     "read_manifest",
+    "require_checkpoint",
     "save_checkpoint",
-    # inference engine (loaded on first use: they pull in engine.render / engine.audio / scipy / soxr)
-    "DiffusionRenderer",
-    "OverlapAdd",
-    "available_checkpoint",
-    "diffusion_available",
-    "embed_reference",
-    "overlap_add",
-    "preset_condition",
 ]
-
-_LAZY = {
-    "DiffusionRenderer": "engine.diffusion.engine",
-    "available_checkpoint": "engine.diffusion.engine",
-    "diffusion_available": "engine.diffusion.engine",
-    "OverlapAdd": "engine.diffusion.windowing",
-    "overlap_add": "engine.diffusion.windowing",
-    "embed_reference": "engine.diffusion.embeddings",
-    "preset_condition": "engine.diffusion.embeddings",
-}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'engine.diffusion' has no attribute {name!r}")

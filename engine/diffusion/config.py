@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 SIZES = ("tiny", "small", "paper")
 # What the model renders: "full" = the whole scene recording (the paper), "residual" = only what the
-# scene adds to the dialogue's direct path, as two stems (engine.diffusion.engine).
+# scene adds to the dialogue's direct path, as two stems (engine.stylize.renderer).
 FORMULATIONS = ("full", "residual")
 RESIDUAL_STEMS = ("reverb", "ambience")
 CONDITION_MODES = ("audio", "visual", "audio-visual")

@@ -19,7 +19,7 @@ from engine.kit.scene import speech_activity
 from engine.settings import Settings
 
 # Full mode: the shipped (residual) model over a guidance sweep, and the paper's full-signal
-# formulation (engine.diffusion.engine.FULL_CHECKPOINT) at its default, on the same cases.
+# formulation (engine.diffusion.checkpoint.FULL_CHECKPOINT) at its default, on the same cases.
 # Samplers and step counts are left at the defaults: they moved no metric by more than 1.5 %.
 DIFFUSION_GUIDANCE_FULL = (1.0, 2.0, 4.5)
 
@@ -129,7 +129,7 @@ class DiffusionEngine(MatchEngine):
     """Ours, generative: the same preset path with the diffusion engine, one checkpoint and guidance."""
 
     def __init__(self, checkpoint=None, guidance: float | None = None, label: str = "") -> None:
-        """``checkpoint`` None: the one a user's render takes (engine.diffusion.engine.available_checkpoint)."""
+        """``checkpoint`` None: the one a user's render takes (engine.diffusion.checkpoint.available_checkpoint)."""
         settings = Settings(engine="diffusion")
         if guidance is not None:
             settings = settings.with_(guidance=guidance)
@@ -140,7 +140,7 @@ class DiffusionEngine(MatchEngine):
     def render(self, case: EvalCase) -> SystemOutput:
         import os
 
-        from engine.diffusion.engine import CHECKPOINT_ENV
+        from engine.diffusion.checkpoint import CHECKPOINT_ENV
 
         if self.checkpoint is None:
             return super().render(case)
@@ -163,7 +163,7 @@ def diffusion_available() -> tuple[bool, str]:
 
 
 def diffusion_systems(quick: bool) -> list[System]:
-    from engine.diffusion.engine import FULL_CHECKPOINT, checkpoint_formulation
+    from engine.diffusion.checkpoint import FULL_CHECKPOINT, checkpoint_formulation
 
     if quick:
         return [DiffusionEngine()]

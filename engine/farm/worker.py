@@ -116,7 +116,7 @@ class RenderActor:
         self.level = SpeechLevel(preset, settings)
         self.batcher = None
         if batch_windows > 0 and settings.engine == "diffusion":
-            from engine.diffusion.throughput import WindowBatcher
+            from engine.stylize.throughput import WindowBatcher
 
             self.batcher = WindowBatcher(batch_windows, max(1, -(-batch_windows // files_at_once)))
 

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from engine.diffusion.config import StylizerConfig
 
 GRAPH_NAMES = ("unet", "vae_encoder", "vae_decoder", "vocoder", "condition")
-# The training window: 2.56 s = 256 mel frames = 64 latent frames (engine.diffusion.engine).
+# The training window: 2.56 s = 256 mel frames = 64 latent frames (engine.stylize.renderer).
 WINDOW_MEL_FRAMES = 256
 
 

@@ -45,7 +45,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 # The engine's own levels, so training sees the input exactly as a render gives it to the model.
-from engine.diffusion.engine import INPUT_NOISE_STD, MODEL_SPEECH_LUFS
+from engine.stylize.level import MODEL_SPEECH_LUFS
+from engine.stylize.noise import INPUT_NOISE_STD
 
 BANK_MANIFEST = "bank.json"
 BANK_FORMAT = "roomtone.train.scene-pairs"

@@ -48,7 +48,7 @@ def test_settings_persist_between_sessions(qtbot, library, tmp_path, temp_qsetti
 def test_the_shipped_diffusion_engine_is_offered(window):
     """It ships (engine/diffusion/checkpoints) and the CLI runs it: the render settings must offer
     it. One availability call (engine.engine_status) answers the CLI, the evaluation and the app."""
-    from engine.diffusion.engine import available_checkpoint
+    from engine.diffusion.checkpoint import available_checkpoint
     from engine.evaluation.systems import diffusion_available
 
     assert available_checkpoint() is not None, "the diffusion checkpoint must ship with the package"

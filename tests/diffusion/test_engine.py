@@ -10,9 +10,12 @@ import soundfile as sf
 import torch
 
 from engine.diffusion import Stylizer, StylizerConfig, save_checkpoint
-from engine.diffusion.embeddings import EMBEDDING_KEY, preset_condition
-from engine.diffusion.engine import DiffusionRenderer, WindowStylizer, available_checkpoint, latent_noise
-from engine.diffusion.windowing import OverlapAdd, overlap_add, window_starts
+from engine.diffusion.checkpoint import available_checkpoint
+from engine.stylize.condition import EMBEDDING_KEY, preset_condition
+from engine.stylize.noise import latent_noise
+from engine.stylize.renderer import DiffusionRenderer
+from engine.stylize.stylizer import WindowStylizer
+from engine.stylize.windowing import OverlapAdd, overlap_add, window_starts
 from engine.errors import RoomtoneError
 from engine.restyle import make_renderer, restyle
 from engine.render import SourceInfo
@@ -100,7 +103,7 @@ def test_latent_noise_is_one_sequence():
 
 
 def test_real_model_seams_are_not_rougher(checkpoint, preset):
-    from engine.diffusion.engine import load_stylizer
+    from engine.diffusion.checkpoint import load_stylizer
 
     model, config, ident = load_stylizer(checkpoint[0])
     cond, _ = preset_condition(preset, model, ident)
@@ -168,8 +171,8 @@ def test_make_renderer_without_checkpoint_is_a_clear_error(preset, monkeypatch, 
 
 
 def test_reembeds_when_checkpoint_differs_without_changing_the_preset(checkpoint, preset):
-    from engine.diffusion.embeddings import CONDITION_MEMO
-    from engine.diffusion.engine import load_stylizer
+    from engine.stylize.condition import CONDITION_MEMO
+    from engine.diffusion.checkpoint import load_stylizer
 
     path, ident = checkpoint
     source = SourceInfo(48000, 1, 48000, -24.0)
@@ -181,7 +184,7 @@ def test_reembeds_when_checkpoint_differs_without_changing_the_preset(checkpoint
     assert preset.embeddings_checkpoint == "another-checkpoint"  # ...nor replaced: renderers share the preset
     assert not preset.embeddings[EMBEDDING_KEY].any()
     r = DiffusionRenderer(preset, Settings(engine="diffusion"), source, path)
-    assert not r.reembedded  # embedded once per process (engine.diffusion.embeddings.CONDITION_MEMO)
+    assert not r.reembedded  # embedded once per process (engine.stylize.condition.CONDITION_MEMO)
     model, _, _ = load_stylizer(path)
     tokens, fresh = preset_condition(preset, model, ident)
     assert not fresh

@@ -15,8 +15,8 @@ import soundfile as sf
 import torch
 
 from engine.diffusion import Stylizer, StylizerConfig, save_checkpoint
-from engine.diffusion.embeddings import CONDITION_MEMO, EMBEDDING_KEY, embed_reference
-from engine.diffusion.engine import load_stylizer
+from engine.stylize.condition import CONDITION_MEMO, EMBEDDING_KEY, embed_reference
+from engine.diffusion.checkpoint import load_stylizer
 from engine.render import SourceInfo
 from engine.restyle import make_renderer
 from engine.settings import Settings

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from engine.diffusion import Stylizer, StylizerConfig, StylizerPipeline, save_checkpoint
-from engine.diffusion.engine import CROSSOVER_BAND_HZ, checkpoint_formulation, power_crossover
+from engine.diffusion.checkpoint import checkpoint_formulation
+from engine.stylize.crossover import CROSSOVER_BAND_HZ, power_crossover
 from engine.restyle import restyle
 from engine.settings import Settings
 from presets.store import load_preset
@@ -87,10 +88,10 @@ def test_dialogue_stem_is_the_match_engines_and_stems_sum_to_the_mix(residual_ch
 
 
 def test_level_join_continues_the_models_level_above_the_crossover() -> None:
-    from engine.diffusion.engine import _LevelJoin
+    from engine.stylize.crossover import LevelJoin
 
     rng = np.random.default_rng(0)
-    join = _LevelJoin(48000, 2)
+    join = LevelJoin(48000, 2)
     assert join.gain == 1.0  # nothing heard yet: unity
     gains = [join(rng.standard_normal(4800) * 0.4, rng.standard_normal((4800, 2)) * 0.1) for _ in range(100)]
     assert gains[0] == 1.0 and abs(20 * np.log10(gains[-1]) - 12.0) < 0.5  # the model is 12 dB louder

@@ -10,7 +10,7 @@ import torch
 
 from engine.batch import BatchRunner, files_in_flight
 from engine.diffusion import Stylizer, StylizerConfig, save_checkpoint
-from engine.diffusion.throughput import WindowBatcher
+from engine.stylize.throughput import WindowBatcher
 from engine.settings import Settings
 from presets.store import load_preset
 

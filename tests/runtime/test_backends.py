@@ -8,7 +8,7 @@ import torch
 
 import engine.runtime.select as select
 from engine.cli import _settings, build_parser
-from engine.diffusion.engine import DiffusionRenderer
+from engine.stylize.renderer import DiffusionRenderer
 from engine.errors import RoomtoneError
 from engine.render import SourceInfo
 from engine.runtime.cuda_graphs import GraphedCallable
@@ -114,7 +114,7 @@ def test_runtime_imports_stay_lazy():
     import sys
     from pathlib import Path
 
-    code = "import engine.cli, engine.runtime, engine.diffusion.engine; import sys; print(' '.join(sys.modules))"
+    code = "import engine.cli, engine.runtime, engine.stylize.renderer; import sys; print(' '.join(sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
                          text=True, check=True)
     assert not {"onnxruntime", "onnx", "tensorrt"} & set(out.stdout.split())

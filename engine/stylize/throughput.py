@@ -29,7 +29,7 @@ import torch
 
 @dataclass
 class _Request:
-    stylizer: object  # engine.diffusion.engine.WindowStylizer
+    stylizer: object  # engine.stylize.stylizer.WindowStylizer
     windows: np.ndarray
     starts: list[int]
     file: int

@@ -1,6 +1,6 @@
 """The diffusion engine: a Renderer (engine.render) around a trained stylizer package.
 
-Signal path, per file (streaming, bounded memory):
+Signal path, per file (streaming, bounded memory); each step's code is in the module named:
 
 1. **Mid**: the channels are averaged into one mid signal (dialogue is mono or dual-mono in
    practice; one model pass instead of one per channel, and no random decorrelation between
@@ -8,20 +8,22 @@ Signal path, per file (streaming, bounded memory):
    crossover comes from the match engine, which renders each channel.
 2. **Level**: the mid is brought to the training speech level (``MODEL_SPEECH_LUFS``, the
    corpus' -26 dBFS speech) with one fixed gain from the source's integrated loudness, and the
-   output is scaled back by its inverse, so the model always sees the levels it learnt.
+   output is scaled back by its inverse, so the model always sees the levels it learnt
+   (engine.stylize.level).
 3. **Enhancement H at inference**: the dry dialogue is already "enhanced" (clean, close, dry), so
    H is the identity plus the training's light Gaussian noise (``INPUT_NOISE_STD``, the default
-   of engine.train.enhance), drawn per absolute sample so overlapping windows see the same input.
+   of engine.train.enhance), drawn per absolute sample so overlapping windows see the same input
+   (engine.stylize.noise).
 4. **Model rate**: soxr streams (engine.audio.resample's resampler, HQ) to and from 16 kHz.
 5. **Windows**: ``window`` = the training window (2.56 s), hop = 3/4 window, several windows per
    U-Net call, CFG's two passes in the same batch (StylizerPipeline.predict_noise), joined by
-   engine.diffusion.windowing.OverlapAdd (triangular crossfades). Every window gets the same
+   engine.stylize.windowing.OverlapAdd (triangular crossfades). Every window gets the same
    condition tokens, and its initial noise is cut from ONE long noise sequence indexed by absolute
    latent frame (drawn in chunks of ``NOISE_CHUNK_FRAMES`` from (seed, chunk)), so overlapping
-   windows start from identical noise where they overlap and agree closely there. The networks run
-   through the backend engine.runtime picks (``Settings.backend``/``device``/``precision``); in the
-   batch runner's throughput mode the windows of several files share batches
-   (engine.diffusion.throughput).
+   windows start from identical noise where they overlap and agree closely there
+   (engine.stylize.stylizer.WindowStylizer). The networks run through the backend engine.runtime
+   picks (``Settings.backend``/``device``/``precision``); in the batch runner's throughput mode the
+   windows of several files share batches (engine.stylize.throughput).
 6. **Formulation** (the package's ``StylizerConfig.formulation``):
 
    * ``residual`` (the shipped ``roomtone-residual``): the model never renders the words. The
@@ -31,7 +33,8 @@ Signal path, per file (streaming, bounded memory):
      faders. Above the model's Nyquist each stem is the match engine's, joined through a
      power-complementary linear-phase crossover (``power_crossover``, ramp ``CROSSOVER_BAND_HZ``):
      the two renders of a diffuse sound are independent, so their powers add and an amplitude
-     crossover would leave a 3 dB hole. ``--stems`` writes all three; they sum to the mix.
+     crossover would leave a 3 dB hole (engine.stylize.crossover). ``--stems`` writes all three;
+     they sum to the mix.
    * ``full`` (the paper's; ``roomtone-tiny``): the model renders the whole scene recording; above
      ``CROSSOVER_HZ`` the match engine's mix is used through a complementary FIR crossover: out =
      delay(match) + LP(model - match) = LP(model) + HP(match) exactly; the whole mix goes to the
@@ -43,223 +46,25 @@ Signal path, per file (streaming, bounded memory):
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
-import torch
+import soxr
 
-# the checkpoint names here are re-exported for callers of this module (engine.restyle, engine.batch)
-from engine.diffusion.checkpoint import CHECKPOINT_ENV, FULL_CHECKPOINT, SHIPPED_CHECKPOINT, \
-    available_checkpoint, checkpoint_formulation, diffusion_available, load_stylizer, require_checkpoint  # noqa: F401
-from engine.diffusion.embeddings import preset_condition
-from engine.diffusion.pipeline import StylizerPipeline, make_sampler
-from engine.diffusion.windowing import OverlapAdd
+from engine.diffusion.checkpoint import require_checkpoint
+from engine.match import MatchRenderer
 from engine.render import SourceInfo, Stems
+from engine.runtime.select import load_backend
 from engine.settings import Settings
+from engine.stylize.condition import preset_condition
+from engine.stylize.crossover import LevelJoin, StreamDelay, StreamFIR, crossover_lowpass, power_crossover
+from engine.stylize.level import level_gain
+from engine.stylize.noise import INPUT_NOISE_STD, input_noise
+from engine.stylize.stylizer import WindowStylizer
+from engine.stylize.windowing import OverlapAdd
 
-MODEL_SPEECH_LUFS = -26.0
-MAX_LEVEL_GAIN_DB = 30.0
-SILENT_LUFS = -69.0
-INPUT_NOISE_STD = 1e-3
-CROSSOVER_HZ = 7000.0  # below soxr HQ's passband edge at 8 kHz Nyquist (~7.3 kHz) and the vocoder's top
-CROSSOVER_BAND_HZ = (6300.0, 7300.0)  # the residual's power-complementary ramp (see power_crossover)
-LEVEL_JOIN_BAND_HZ = (5600.0, 6400.0)
-LEVEL_JOIN_PRIOR_S = 0.25
-LEVEL_JOIN_MAX_DB = 24.0
-POWER_CROSSOVER_TAPS_PER_KHZ = 8  # 4 would leave a 0.4 dB dip at the ramp's middle; 8 leaves < 0.1 dB
-CROSSOVER_TAPS_PER_KHZ = 4  # FIR length ~ 4 taps per kHz of source rate: ~1 kHz transition band
-NOISE_CHUNK_FRAMES = 64
 WINDOW_BATCH = 4
 OVERLAP = 0.25
-
-
-def _level_gain(loudness_lufs: float) -> float:
-    if not math.isfinite(loudness_lufs) or loudness_lufs <= SILENT_LUFS:
-        return 1.0
-    db = float(np.clip(MODEL_SPEECH_LUFS - loudness_lufs, -MAX_LEVEL_GAIN_DB, MAX_LEVEL_GAIN_DB))
-    return 10.0 ** (db / 20.0)
-
-
-def _seed_of(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint32).view(np.uint64)[0]
-               % (2**63 - 1))
-
-
-def latent_noise(seed: int, start_frame: int, frames: int, shape: tuple[int, int]) -> torch.Tensor:
-    """(channels, height, frames) standard normal noise cut from one infinite sequence over latent frames."""
-    out = []
-    first, last = start_frame // NOISE_CHUNK_FRAMES, (start_frame + frames - 1) // NOISE_CHUNK_FRAMES
-    for chunk in range(first, last + 1):
-        g = torch.Generator(device="cpu").manual_seed(_seed_of(seed, 1, chunk))
-        out.append(torch.randn((*shape, NOISE_CHUNK_FRAMES), generator=g, dtype=torch.float32))
-    noise = torch.cat(out, dim=-1)
-    offset = start_frame - first * NOISE_CHUNK_FRAMES
-    return noise[..., offset: offset + frames]
-
-
-def input_noise(seed: int, start: int, n: int, std: float, chunk: int = 16000) -> np.ndarray:
-    """Gaussian noise for absolute samples [start, start + n) of the model-rate input."""
-    if n <= 0:
-        return np.zeros(0, np.float32)
-    parts = []
-    first, last = start // chunk, (start + n - 1) // chunk
-    for k in range(first, last + 1):
-        parts.append(np.random.default_rng([seed, 2, k]).standard_normal(chunk).astype(np.float32))
-    noise = np.concatenate(parts)[start - first * chunk: start - first * chunk + n]
-    return (noise * np.float32(std)).astype(np.float32)
-
-
-class WindowStylizer:
-    """The window model for OverlapAdd: (B, window) dry model-rate waves -> (B, window) stylized waves.
-
-    ``stylize`` takes windows together with their own start noise and condition, so windows of
-    different files can share one network batch (engine.diffusion.throughput); every window's
-    result depends only on its own inputs, whatever it is batched with.
-    """
-
-    def __init__(self, model, condition: torch.Tensor, settings: Settings, latent_frame_samples: int,
-                 backend=None) -> None:
-        config = model.config
-        self.pipe = StylizerPipeline.from_stylizer(model, make_sampler(settings.sampler, config), backend)
-        self.condition = condition
-        self.steps, self.guidance, self.seed = int(settings.steps), float(settings.guidance), int(settings.seed)
-        self.sampler_name = settings.sampler
-        self.latent_frame_samples = latent_frame_samples
-        self.calls = 0
-
-    @property
-    def batch_key(self) -> tuple:
-        """Windows of stylizers with equal keys may share a batch (same networks, loop and guidance)."""
-        return id(self.pipe.backend) if self.pipe.backend is not None else id(self.pipe.unet), \
-            self.sampler_name, self.steps, self.guidance
-
-    def start_noise(self, starts: list[int], shape: tuple[int, int, int]) -> torch.Tensor:
-        """(B, C, F, T) initial latents: cut by absolute latent frame from this file's seed's sequence."""
-        c, h, t = shape
-        return torch.stack([latent_noise(self.seed, s // self.latent_frame_samples, t, (c, h)) for s in starts])
-
-    def latent_shape(self, window: int) -> tuple[int, int, int]:
-        """(C, F, T) of the sampled latent of one window of ``window`` samples (C: all stems)."""
-        config = self.pipe.vae.config
-        frames = window // self.pipe.mel.config.hop_length
-        down = config.downsample_factor
-        return self.pipe.unet.config.noisy_channels, -(-self.pipe.mel.config.n_mels // down), -(-frames // down)
-
-    @torch.no_grad()
-    def __call__(self, windows: np.ndarray, starts: list[int]) -> np.ndarray:
-        noise = self.start_noise(starts, self.latent_shape(windows.shape[-1]))
-        return self.stylize(windows, noise, self.condition, generator_seed=_seed_of(self.seed, 3, starts[0]))
-
-    @torch.no_grad()
-    def stylize(self, windows: np.ndarray, noise: torch.Tensor, condition: torch.Tensor,
-                generator_seed: int = 0) -> np.ndarray:
-        """windows (B, window), noise (B, C, F, T), condition (1 or B, L, D) -> (B, window) float32.
-
-        A residual model's windows are (B, stems, window) with the dry input in every row (so the
-        overlap-add carries the stem axis through); it returns each stem: (B, stems, window)."""
-        pipe = self.pipe
-        stems = pipe.stems
-        if stems > 1:
-            windows = windows[:, 0]
-        wave = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
-        out = pipe(wave, condition, latents=noise, steps=self.steps, guidance_scale=self.guidance,
-                   seed=generator_seed).wave  # the seed drives DDIM eta > 0 only: the start noise is given
-        self.calls += 1
-        if out.shape[-1] < windows.shape[-1]:
-            out = torch.nn.functional.pad(out, (0, windows.shape[-1] - out.shape[-1]))
-        return out.float().cpu().numpy()
-
-
-def _crossover_lowpass(rate_hz: int) -> np.ndarray:
-    from scipy.signal import firwin
-
-    taps = int(round(CROSSOVER_TAPS_PER_KHZ * rate_hz / 1000.0)) | 1
-    return firwin(taps, CROSSOVER_HZ, fs=rate_hz, window=("kaiser", 8.0))
-
-
-def power_crossover(rate_hz: int) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) linear-phase FIRs of equal length with |L|^2 + |H|^2 = 1.
-
-    Why power- and not amplitude-complementary: the model's residual and the match engine's above
-    the crossover are independent renderings of a diffuse sound (tails, beds), so their powers add;
-    L + H = 1 would leave a 3 dB hole where both are at half amplitude. Gains follow a cos/sin ramp
-    over CROSSOVER_BAND_HZ, below the resampler's passband edge.
-    """
-    from scipy.signal import firwin2
-
-    taps = int(round(POWER_CROSSOVER_TAPS_PER_KHZ * rate_hz / 1000.0)) | 1
-    lo_hz, hi_hz = CROSSOVER_BAND_HZ
-    freqs = np.concatenate([[0.0], np.linspace(lo_hz, hi_hz, 33), [rate_hz / 2.0]])
-    ramp = np.concatenate([[0.0], np.linspace(0.0, 1.0, 33), [1.0]])
-    low = firwin2(taps, freqs, np.cos(0.5 * np.pi * ramp), fs=rate_hz, window=("kaiser", 6.0))
-    high = firwin2(taps, freqs, np.sin(0.5 * np.pi * ramp), fs=rate_hz, window=("kaiser", 6.0))
-    return low, high
-
-
-class _StreamFIR:
-    """A FIR over (frames, channels) blocks, with its state carried from block to block."""
-
-    def __init__(self, taps: np.ndarray, channels: int) -> None:
-        self.taps = np.asarray(taps, dtype=np.float64)
-        self.state = np.zeros((len(self.taps) - 1, channels))
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        from scipy.signal import lfilter
-
-        if len(x) == 0:
-            return np.zeros((0, self.state.shape[1]))
-        y, self.state = lfilter(self.taps, [1.0], np.asarray(x, dtype=np.float64), axis=0, zi=self.state)
-        return y
-
-
-class _StreamDelay:
-    def __init__(self, frames: int, channels: int) -> None:
-        self.line = np.zeros((frames, channels), np.float32)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        joined = np.concatenate([self.line, np.asarray(x, np.float32)])
-        self.line = joined[len(x):]
-        return joined[: len(x)]
-
-
-class _LevelJoin:
-    """Gain for the match engine's stem above the crossover, so its level continues the model's.
-
-    The model and the match engine estimate a scene's level independently; where they disagree the
-    crossover would show a step of that size (a model hearing pink noise renders a 17 dB louder bed
-    than the preset's). Both are measured in the third octaves just below the ramp
-    (``LEVEL_JOIN_BAND_HZ``), accumulated from the start of the file (the dB ratio is shrunk
-    towards 0 by n / (n + ``LEVEL_JOIN_PRIOR_S``), so the first blocks stay near unity), and
-    clamped to +-LEVEL_JOIN_MAX_DB. Cumulative sums: the gain settles instead of riding the signal.
-    """
-
-    def __init__(self, rate_hz: int, channels: int) -> None:
-        from scipy.signal import firwin
-
-        taps = firwin(int(round(POWER_CROSSOVER_TAPS_PER_KHZ * rate_hz / 1000.0)) | 1, LEVEL_JOIN_BAND_HZ,
-                      pass_zero=False, fs=rate_hz)
-        self._model, self._match = _StreamFIR(taps, 1), _StreamFIR(taps, channels)
-        self._prior = LEVEL_JOIN_PRIOR_S * rate_hz
-        self._p_model = self._p_match = 0.0
-        self._n = 0
-
-    def __call__(self, model: np.ndarray, match: np.ndarray) -> float:
-        gain = self.gain
-        if len(model):
-            self._p_model += float(np.sum(self._model(model[:, None]) ** 2))
-            # Per channel, as each output channel plays it (the mid of decorrelated channels is 3 dB lower).
-            self._p_match += float(np.mean(np.sum(self._match(match) ** 2, axis=0)))
-            self._n += len(model)
-        return gain
-
-    @property
-    def gain(self) -> float:
-        """From what came before this block (so a block's gain never depends on its own samples)."""
-        if self._n == 0 or self._p_match <= 0.0 or self._p_model <= 0.0:
-            return 1.0
-        db = 10.0 * np.log10(self._p_model / self._p_match) * self._n / (self._n + self._prior)
-        return float(10.0 ** (np.clip(db, -LEVEL_JOIN_MAX_DB, LEVEL_JOIN_MAX_DB) / 20.0))
 
 
 class DiffusionRenderer:
@@ -267,13 +72,8 @@ class DiffusionRenderer:
 
     def __init__(self, preset, settings: Settings, source: SourceInfo, checkpoint_dir: str | Path | None = None,
                  window_batch: int = WINDOW_BATCH, batcher=None) -> None:
-        """``batcher`` (engine.diffusion.throughput.WindowBatcher) pools this file's windows with other
+        """``batcher`` (engine.stylize.throughput.WindowBatcher) pools this file's windows with other
         files' into shared network batches; None runs ``window_batch`` windows at a time on its own."""
-        import soxr
-
-        from engine.match import MatchRenderer
-        from engine.runtime.select import load_backend
-
         checkpoint_dir = require_checkpoint(checkpoint_dir)
         max_windows = batcher.max_windows if batcher is not None else window_batch
         model, config, ident, backend = load_backend(checkpoint_dir, settings.backend, settings.device,
@@ -295,7 +95,7 @@ class DiffusionRenderer:
             self._ola = OverlapAdd(window, hop, batcher.client(self.window_model), batch=batcher.windows_per_file)
         else:
             self._ola = OverlapAdd(window, hop, self.window_model, batch=window_batch)
-        self._gain = _level_gain(source.loudness_lufs)
+        self._gain = level_gain(source.loudness_lufs)
         self._down = soxr.ResampleStream(sr, self.model_rate, 1, dtype="float32", quality="HQ") \
             if sr != self.model_rate else None
         self._up = soxr.ResampleStream(self.model_rate, sr, self.stems, dtype="float32", quality="HQ") \
@@ -315,15 +115,15 @@ class DiffusionRenderer:
         if crossover and residual:
             low, high = power_crossover(sr)
             self.latency_frames = (len(low) - 1) // 2
-            self._low = [_StreamFIR(low, 1) for _ in range(self.stems)]
-            self._high = [_StreamFIR(high, ch) for _ in range(self.stems)]
-            self._dialogue_delay = _StreamDelay(self.latency_frames, ch)
-            self._joins = [_LevelJoin(sr, ch) for _ in range(self.stems)]
+            self._low = [StreamFIR(low, 1) for _ in range(self.stems)]
+            self._high = [StreamFIR(high, ch) for _ in range(self.stems)]
+            self._dialogue_delay = StreamDelay(self.latency_frames, ch)
+            self._joins = [LevelJoin(sr, ch) for _ in range(self.stems)]
         elif crossover:
-            lp = _crossover_lowpass(sr)
+            lp = crossover_lowpass(sr)
             self.latency_frames = (len(lp) - 1) // 2
-            self._lp = _StreamFIR(lp, ch)
-            self._delay = _StreamDelay(self.latency_frames, ch)
+            self._lp = StreamFIR(lp, ch)
+            self._delay = StreamDelay(self.latency_frames, ch)
         self._crossover_on = crossover
         # Mixer controls on the model's stems, as the match engine applies them to its own.
         # The package's calibration first (its stems' measured level bias), then the faders.
