@@ -8,7 +8,10 @@ from dataclasses import asdict, dataclass, replace
 # Every option list a user can name lives here once; the CLI, the GUI, the runtime and the
 # pipeline validate against these.
 ENGINES = ("match", "diffusion")
-SAMPLERS = ("ddim", "dpmpp")  # engine.diffusion.samplers: DDIM and DPM-Solver++(2M)
+# engine.diffusion.samplers: DDIM and DPM-Solver++(2M). The model code does not import the product's
+# settings: engine.diffusion.pipeline.SAMPLERS maps these names to classes, and
+# tests/diffusion/test_samplers.py holds the two equal.
+SAMPLERS = ("ddim", "dpmpp")
 # diffusion runtime (engine.runtime.select documents what "auto" picks)
 BACKENDS = ("auto", "torch", "onnx", "tensorrt")
 DEVICES = ("auto", "cpu", "cuda")

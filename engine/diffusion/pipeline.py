@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 OUTPUTS = ("wave", "mel", "latent")
 Sampler = DDIMSampler | DPMSolverPP2MSampler
-SAMPLERS = {"ddim": DDIMSampler, "dpmpp": DPMSolverPP2MSampler}
+SAMPLERS = {"ddim": DDIMSampler, "dpmpp": DPMSolverPP2MSampler}  # the names of engine.settings.SAMPLERS (a test)
 
 
 def make_sampler(name: str, config: StylizerConfig) -> Sampler:

@@ -137,3 +137,11 @@ def test_samplers_refuse_misuse() -> None:
     with pytest.raises(ValueError, match="in order"):
         dpm.step(torch.zeros(1), dpm.timesteps[1], torch.zeros(1))
     assert DDIMSampler.default_num_steps == 200 and 20 <= DPMSolverPP2MSampler.default_num_steps <= 25
+
+
+def test_the_pipelines_samplers_are_the_ones_settings_offer():
+    """One list: the CLI's --sampler choices (engine.settings) are exactly what make_sampler builds."""
+    from engine.diffusion.pipeline import SAMPLERS
+    from engine.settings import SAMPLERS as OFFERED
+
+    assert tuple(SAMPLERS) == OFFERED
