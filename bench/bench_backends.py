@@ -79,6 +79,8 @@ def one(args: argparse.Namespace) -> dict:
     """Measure one configuration in this process (called in a subprocess by main)."""
     import torch
 
+    from engine.diffusion.checkpoint import require_checkpoint
+    from engine.runtime.select import load_backend, resolve_runtime
     from engine.settings import Settings
 
     torch.set_num_threads(args.threads)
@@ -86,7 +88,8 @@ def one(args: argparse.Namespace) -> dict:
     preset = bench_preset()
     settings = Settings(engine="diffusion", sampler=args.sampler, steps=args.steps, guidance=4.5,
                         backend=args.backend, device=args.device, precision=args.precision)
-    cuda = settings.device == "cuda" or (settings.device == "auto" and torch.cuda.is_available())
+    runtime = resolve_runtime(settings.backend, settings.device, settings.precision)
+    cuda = runtime.device == "cuda"
     render(x[: RATE * 3], preset, settings, args.batch)  # warm-up: load, export/build, first-call costs
     if cuda:
         torch.cuda.synchronize()
@@ -98,11 +101,7 @@ def one(args: argparse.Namespace) -> dict:
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    from engine.diffusion.checkpoint import available_checkpoint
-    from engine.runtime.select import load_backend
-
-    backend = load_backend(available_checkpoint(), settings.backend, settings.device, settings.precision,
-                           args.batch)[3]
+    backend = load_backend(require_checkpoint(), runtime, args.batch)[3]
     return {
         "backend": backend.describe(), "sampler": args.sampler, "steps": args.steps, "batch": args.batch,
         "seconds": args.seconds, "runs": [round(t, 3) for t in times],

@@ -262,7 +262,7 @@ def cmd_export_onnx(args: argparse.Namespace) -> Exit:
 
 
 def cmd_build_trt(args: argparse.Namespace) -> Exit:
-    from engine.runtime.tensorrt_backend import prebuild_tensorrt
+    from engine.runtime.select import prebuild_tensorrt
 
     done = prebuild_tensorrt(_checkpoint_dir(args), args.precision, args.batch_windows, args.onnx_dir)
     print(f"TensorRT {done.tensorrt_version} engines ({args.precision}, up to {args.batch_windows} windows) for "

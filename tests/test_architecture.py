@@ -96,12 +96,59 @@ def test_the_layer_check_sees_a_back_import(tmp_path):
                                         ("engine/runtime/select.py", "engine.stylize")]
 
 
+def _module_graph(folders) -> dict[str, set[str]]:
+    """module -> the modules of ``folders`` it imports (at any depth), by dotted name. The packages'
+    own __init__ files are left out: they import their submodules by design."""
+    files = {name.removesuffix(".py").replace("/", ".").removesuffix(".__init__"): imports
+             for folder in folders for name, imports in _files(folder)}
+    packages = {folder.replace("/", ".") for folder in folders}
+    graph = {}
+    for module, imports in files.items():
+        # "engine.a.b.Name" (from engine.a.b import Name) names the module engine.a.b
+        targets = {next((t for t in (m, m.rpartition(".")[0]) if t in files), None) for m in imports}
+        graph[module] = set() if module in packages else {t for t in targets if t and t != module}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle (as a path a -> ... -> a), or None."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return path[path.index(node):] + [node]
+        if node in done:
+            return None
+        for nxt in sorted(graph.get(node, ())):
+            if found := visit(nxt, path + [node]):
+                return found
+        done.add(node)
+        return None
+
+    return next((c for c in (visit(n, []) for n in sorted(graph)) if c), None)
+
+
+def test_no_import_circles_in_the_diffusion_engine():
+    """Not even one hidden in a function (the runtime once imported the renderer's loader back)."""
+    assert _cycle(_module_graph(("engine/stylize", "engine/runtime", "engine/diffusion"))) is None
+
+
+def test_the_circle_check_sees_a_circle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
 def test_model_and_runtime_import_no_product_code():
     """The model and its runtimes know nothing of files, presets, scenes or the match engine."""
     for layer in ("engine/diffusion", "engine/runtime"):
         for name, imports in _files(layer):
             assert not _hits(imports, "engine.restyle", "engine.batch", "engine.match", "engine.scene", "presets",
                              "engine.train"), name
+
+
+def test_the_renderer_imports_no_training_code():
+    for name, imports in _files("engine/stylize"):
+        assert not _hits(imports, "engine.train"), name
 
 
 def test_the_renderer_lives_outside_the_model_package():

@@ -12,7 +12,6 @@ config.json::
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -116,10 +115,25 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
 def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu",
                     verify: bool = True) -> tuple[nn.Module, _Config]:
     """Rebuild (model, config) from a package; the model is in eval mode on ``device``."""
+    return _build(Path(directory), read_manifest(directory), device, verify)
+
+
+def load_stylizer(checkpoint_dir: str | Path, device: str | torch.device = "cpu"):
+    """(Stylizer, StylizerConfig, checkpoint id) from a Stylizer package, its manifest read once.
+
+    Not cached: engine.runtime.select.MODELS is the one cache of loaded models."""
+    directory = Path(checkpoint_dir).resolve()
+    manifest = read_manifest(directory)
+    if manifest["model"] != "Stylizer":
+        raise RoomtoneError(f"{directory}: a {manifest['model']} package, not a Stylizer")
+    model, config = _build(directory, manifest, device, verify=True)
+    return model, config, manifest["checkpoint_id"]
+
+
+def _build(directory: Path, manifest: dict[str, Any], device: str | torch.device,
+           verify: bool) -> tuple[nn.Module, _Config]:
     from safetensors.torch import load_file
 
-    directory = Path(directory)
-    manifest = read_manifest(directory)
     model_cls, config_cls = MODELS[manifest["model"]]
     try:
         config = config_cls.from_dict(manifest["config"])
@@ -139,7 +153,7 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu",
     return model.to(device).eval(), config
 
 
-# -- where the product finds its checkpoint, and the one cache of loaded models -------------------
+# -- where the product finds its checkpoint --------------------------------------------------------
 
 CHECKPOINT_ENV = "ROOMTONE_CHECKPOINT"
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "roomtone-residual"
@@ -181,20 +195,3 @@ def checkpoint_formulation(checkpoint_dir: str | Path | None = None) -> str | No
     if path is None:
         return None
     return str(read_manifest(path)["config"].get("formulation", "full"))
-
-
-@functools.lru_cache(maxsize=2)
-def _load(path: str, mtime_ns: int, device: str):
-    model, config = load_checkpoint(path, device=device)
-    return model, config, read_manifest(path)["checkpoint_id"]
-
-
-def load_stylizer(checkpoint_dir: str | Path, device: str = "cpu"):
-    """(Stylizer, StylizerConfig, checkpoint id), cached across renderers (one per file in a batch)."""
-    path = Path(checkpoint_dir).resolve()
-    manifest = read_manifest(path)
-    if manifest["model"] != "Stylizer":
-        raise RoomtoneError(f"{path}: a {manifest['model']} package, not a Stylizer")
-    weights = path / "weights.safetensors"
-    mtime = weights.stat().st_mtime_ns if weights.exists() else 0
-    return _load(str(path), mtime, device)

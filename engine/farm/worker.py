@@ -104,8 +104,9 @@ def render_file_task(job: Job, preset: SceneSource, settings: Settings, batch_ke
 
 class RenderActor:
     """The diffusion engine's worker: one per GPU (or CPU slot), alive for the whole batch, so the
-    model loads once per actor (engine.diffusion caches it per process). With `batch_windows` > 0 the
-    files it holds at once render side by side and pool their windows, as a local throughput run does."""
+    model loads once per actor (engine.runtime.select.MODELS caches it per process). With
+    `batch_windows` > 0 the files it holds at once render side by side and pool their windows, as a
+    local throughput run does."""
 
     def __init__(self, preset_ref: list, settings: Settings, batch_windows: int, files_at_once: int) -> None:
         """`preset_ref`: [ObjectRef of the preset], fetched here, so a restart fetches it anew."""

@@ -1,4 +1,4 @@
-"""Which backend runs a render, decided once per (checkpoint, backend, device, precision).
+"""Which backend runs a render, decided once (``resolve_runtime``), and the one cache of loaded models.
 
 ``--backend auto`` (the default) picks, in order:
 
@@ -11,20 +11,31 @@
 ``--device auto`` is CUDA when torch sees a GPU, else the CPU. ``--precision auto`` is fp16 on
 CUDA and fp32 on the CPU (onnxruntime always runs the fp32 graphs).
 
-The cache (ONNX exports per checkpoint, TensorRT engines and timing caches) lives in
+``resolve_runtime`` is the one place these three are resolved: it returns a ``RuntimeChoice``
+(concrete backend, device, precision) that the renderer, the bench and ``load_backend`` take.
+
+``MODELS`` (a ``ModelCache``) is the one cache of loaded models: a Stylizer package per (resolved
+path, weights mtime, device), loaded once (its manifest read once), and the backends made over it,
+one per (RuntimeChoice, TensorRT profile size). A batch's renderers (one per file) share them, and
+throughput mode pools windows of renderers with the same backend object.
+
+The disk cache (ONNX exports per checkpoint, TensorRT engines and timing caches) lives in
 ``$ROOMTONE_CACHE`` or the platform's user cache folder.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import logging
 import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from engine.diffusion.checkpoint import WEIGHTS_FILE, load_stylizer
 from engine.errors import RoomtoneError
 from engine.runtime.base import Backend
 from engine.settings import BACKENDS, DEVICES, PRECISIONS
@@ -93,6 +104,22 @@ def resolve_precision(precision: str, backend: str, device: str) -> str:
     return precision
 
 
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """What ``auto`` came to on this machine: a concrete backend, device and precision."""
+
+    backend: str
+    device: str
+    precision: str
+
+
+def resolve_runtime(backend: str = "auto", device: str = "auto", precision: str = "auto") -> RuntimeChoice:
+    """The one resolution of ``--backend``/``--device``/``--precision`` (each depends on the one before)."""
+    device = resolve_device(device)
+    backend = resolve_backend(backend, device)
+    return RuntimeChoice(backend, device, resolve_precision(precision, backend, device))
+
+
 def onnx_cache_dir(checkpoint_id: str) -> Path:
     from engine.runtime.onnx_export import OPSET
 
@@ -116,24 +143,20 @@ def ensure_onnx_export(model, checkpoint_id: str, directory: str | Path | None =
     return directory
 
 
-def create_backend(model, checkpoint_id: str, backend: str = "auto", device: str = "auto",
-                   precision: str = "auto", max_windows: int = DEFAULT_MAX_WINDOWS,
+def create_backend(model, checkpoint_id: str, runtime: RuntimeChoice, max_windows: int = DEFAULT_MAX_WINDOWS,
                    onnx_dir: str | Path | None = None, cuda_graphs: bool | None = None) -> Backend:
-    """A backend over ``model`` (a Stylizer already on the resolved device). Not cached; see load_backend."""
+    """A backend over ``model`` (a Stylizer already on ``runtime.device``). Not cached; see load_backend."""
     from engine.runtime.torch_backend import TorchBackend
 
-    device = resolve_device(device)
-    name = resolve_backend(backend, device)
-    precision = resolve_precision(precision, name, device)
     if cuda_graphs is None:
         cuda_graphs = os.environ.get("ROOMTONE_CUDA_GRAPHS", "") == "1"
-    if name == "torch":
-        return TorchBackend(model, precision, cuda_graphs=cuda_graphs)
-    if name == "onnx":
+    if runtime.backend == "torch":
+        return TorchBackend(model, runtime.precision, cuda_graphs=cuda_graphs)
+    if runtime.backend == "onnx":
         from engine.runtime.onnx_backend import OnnxBackend
 
-        return OnnxBackend(model, checkpoint_id, ensure_onnx_export(model, checkpoint_id, onnx_dir), device)
-    return tensorrt_or_fallback(model, checkpoint_id, precision, max_windows, onnx_dir, cuda_graphs)
+        return OnnxBackend(model, checkpoint_id, ensure_onnx_export(model, checkpoint_id, onnx_dir), runtime.device)
+    return tensorrt_or_fallback(model, checkpoint_id, runtime.precision, max_windows, onnx_dir, cuda_graphs)
 
 
 def tensorrt_or_fallback(model, checkpoint_id: str, precision: str, max_windows: int,
@@ -161,20 +184,88 @@ def tensorrt_or_fallback(model, checkpoint_id: str, precision: str, max_windows:
     return TensorRTBackend(fallback, engines, precision)
 
 
-@functools.lru_cache(maxsize=4)
-def _cached(path: str, mtime_ns: int, backend: str, device: str, precision: str, max_windows: int):
-    from engine.diffusion.checkpoint import load_stylizer
+@dataclass(frozen=True)
+class Prebuilt:
+    """What ``prebuild_tensorrt`` did: which graphs it built now; the rest were already cached."""
 
-    model, config, ident = load_stylizer(path, device)
-    return model, config, ident, create_backend(model, ident, backend, device, precision, max_windows)
+    tensorrt_version: str
+    checkpoint_id: str
+    cache_dir: Path
+    built: tuple[str, ...]
+    cached: int
 
 
-def load_backend(checkpoint_dir: str | Path, backend: str = "auto", device: str = "auto", precision: str = "auto",
-                 max_windows: int = DEFAULT_MAX_WINDOWS):
-    """(Stylizer, StylizerConfig, checkpoint id, Backend), cached across renderers (one per file in a batch)."""
-    path = Path(checkpoint_dir).resolve()
-    weights = path / "weights.safetensors"
-    mtime = weights.stat().st_mtime_ns if weights.exists() else 0
-    device = resolve_device(device)
-    name = resolve_backend(backend, device)
-    return _cached(str(path), mtime, name, device, resolve_precision(precision, name, device), int(max_windows))
+def prebuild_tensorrt(checkpoint_dir: str | Path, precision: str = "fp16", max_windows: int = 4,
+                      onnx_dir: str | Path | None = None) -> Prebuilt:
+    """Build (or find cached) this GPU's TensorRT engines for a checkpoint, so the first render
+    does not wait for them (``roomtone build-trt``)."""
+    from engine.runtime.onnx_export import read_onnx_manifest
+    from engine.runtime.tensorrt_backend import TRT_GRAPHS, EngineCache, build_tensorrt_engines, import_tensorrt
+
+    trt = import_tensorrt()
+    if not torch.cuda.is_available():
+        raise RoomtoneError("building TensorRT engines needs a CUDA GPU (engines are tuned for the GPU they run on)")
+    model, config, ident = load_stylizer(checkpoint_dir, "cuda")
+    export = ensure_onnx_export(model, ident, onnx_dir)
+    cache = EngineCache(cache_dir() / "tensorrt")
+    built: list[str] = []
+    build_tensorrt_engines(config, export, read_onnx_manifest(export, ident), cache, precision, max_windows, "cuda",
+                           trt=trt, on_build=built.append)
+    return Prebuilt(trt.__version__, ident, cache.directory, tuple(built), len(TRT_GRAPHS) - len(built))
+
+
+class LoadedModel:
+    """A Stylizer package loaded on one device, and the backends made over it (at most one per
+    RuntimeChoice and TensorRT profile size, so renderers of one batch share them)."""
+
+    def __init__(self, model, config, checkpoint_id: str) -> None:
+        self.model, self.config, self.checkpoint_id = model, config, checkpoint_id
+        self._backends: dict[tuple[RuntimeChoice, int], Backend] = {}
+        self._lock = threading.Lock()
+
+    def backend(self, runtime: RuntimeChoice, max_windows: int = DEFAULT_MAX_WINDOWS) -> Backend:
+        key = (runtime, int(max_windows))
+        with self._lock:
+            if key not in self._backends:
+                self._backends[key] = create_backend(self.model, self.checkpoint_id, runtime, int(max_windows))
+            return self._backends[key]
+
+
+class ModelCache:
+    """Loaded models by (resolved path, weights mtime_ns, device), the ``capacity`` most recently used.
+
+    A rewritten package (new mtime) loads anew. One lock: a thread asking for a model being loaded
+    waits for it rather than loading it a second time.
+    """
+
+    def __init__(self, capacity: int = 2) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, int, str], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, checkpoint_dir: str | Path, device: str) -> LoadedModel:
+        """The package on ``device`` (a resolved one: "cpu" or "cuda"), loaded on first use."""
+        path = Path(checkpoint_dir).resolve()
+        weights = path / WEIGHTS_FILE
+        key = (str(path), weights.stat().st_mtime_ns if weights.exists() else 0, device)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = LoadedModel(*load_stylizer(path, device))
+                while len(self._entries) > self.capacity:
+                    self._entries.popitem(last=False)
+            self._entries.move_to_end(key)
+            return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+MODELS = ModelCache()
+
+
+def load_backend(checkpoint_dir: str | Path, runtime: RuntimeChoice, max_windows: int = DEFAULT_MAX_WINDOWS):
+    """(Stylizer, StylizerConfig, checkpoint id, Backend) from the one cache (one per file in a batch)."""
+    loaded = MODELS.get(checkpoint_dir, runtime.device)
+    return loaded.model, loaded.config, loaded.checkpoint_id, loaded.backend(runtime, max_windows)

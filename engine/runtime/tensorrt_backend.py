@@ -295,34 +295,3 @@ def build_tensorrt_engines(config: StylizerConfig, export_dir: Path, manifest: d
                 cache.write(timing_path, timing)
         engines[graph] = TensorRTEngine(trt, plan, tuple(entry["inputs"]), entry["outputs"][0], profile)
     return engines
-
-
-@dataclass(frozen=True)
-class Prebuilt:
-    """What ``prebuild_tensorrt`` did: which graphs it built now; the rest were already cached."""
-
-    tensorrt_version: str
-    checkpoint_id: str
-    cache_dir: Path
-    built: tuple[str, ...]
-    cached: int
-
-
-def prebuild_tensorrt(checkpoint_dir: str | Path, precision: str = "fp16", max_windows: int = 4,
-                      onnx_dir: str | Path | None = None) -> Prebuilt:
-    """Build (or find cached) this GPU's TensorRT engines for a checkpoint, so the first render
-    does not wait for them (``roomtone build-trt``)."""
-    from engine.diffusion.checkpoint import load_stylizer
-    from engine.runtime.onnx_export import read_onnx_manifest
-    from engine.runtime.select import cache_dir, ensure_onnx_export
-
-    trt = import_tensorrt()
-    if not torch.cuda.is_available():
-        raise RoomtoneError("building TensorRT engines needs a CUDA GPU (engines are tuned for the GPU they run on)")
-    model, config, ident = load_stylizer(checkpoint_dir, "cuda")
-    export = ensure_onnx_export(model, ident, onnx_dir)
-    cache = EngineCache(cache_dir() / "tensorrt")
-    built: list[str] = []
-    build_tensorrt_engines(config, export, read_onnx_manifest(export, ident), cache, precision, max_windows, "cuda",
-                           trt=trt, on_build=built.append)
-    return Prebuilt(trt.__version__, ident, cache.directory, tuple(built), len(TRT_GRAPHS) - len(built))

@@ -31,8 +31,11 @@ import numpy as np
 import torch
 
 from engine.audio import resample
+from engine.diffusion.checkpoint import available_checkpoint
+from engine.diffusion.mel import MelFrontEnd
 from engine.diffusion.models.stylizer import Stylizer
 from engine.errors import RoomtoneError
+from engine.runtime.select import MODELS
 
 EMBEDDING_KEY = "condition_tokens"  # (tokens, context_dim) float32
 HINT_SECONDS = 2.56  # the training windows' length
@@ -61,7 +64,7 @@ def thumbnail_image(png: bytes | None, size_px: int) -> np.ndarray:
     from PIL import Image
 
     # The same centre crop + bicubic resize as engine.train.media.square_image (not imported:
-    # engine.diffusion never imports engine.train).
+    # the renderer never imports training code).
     with Image.open(io.BytesIO(png)) as img:
         img = img.convert("RGB")
         side = min(img.width, img.height)
@@ -78,8 +81,6 @@ def embed_reference(model: Stylizer, reference: np.ndarray, rate_hz: int, thumbn
     ``encode(audio_mel=, image=)`` runs the condition encoder (an engine.runtime backend's
     ``condition``); None runs ``model.cond_encoder`` in torch.
     """
-    from engine.diffusion.mel import MelFrontEnd
-
     config = model.config
     cc = config.condition
     mel_front = MelFrontEnd(config.mel).to(device)
@@ -212,10 +213,8 @@ def embed_with_available_checkpoint(reference: np.ndarray, rate_hz: int,
                                     thumbnail_png: bytes | None = None) -> tuple[np.ndarray, str] | None:
     """(tokens, checkpoint id) from the checkpoint renders would use (the shipped one, or
     $ROOMTONE_CHECKPOINT), so a new preset renders without embedding; None when there is none."""
-    from engine.diffusion.checkpoint import available_checkpoint, load_stylizer
-
     path = available_checkpoint()
     if path is None:
         return None
-    model, _config, ident = load_stylizer(path, "cpu")
-    return embed_reference(model, reference, rate_hz, thumbnail_png), ident
+    loaded = MODELS.get(path, "cpu")
+    return embed_reference(loaded.model, reference, rate_hz, thumbnail_png), loaded.checkpoint_id

@@ -54,7 +54,7 @@ import soxr
 from engine.diffusion.checkpoint import require_checkpoint
 from engine.match import MatchRenderer
 from engine.render import SourceInfo, Stems
-from engine.runtime.select import load_backend
+from engine.runtime.select import load_backend, resolve_runtime
 from engine.settings import Settings
 from engine.stylize.condition import preset_condition
 from engine.stylize.crossover import LevelJoin, StreamDelay, StreamFIR, crossover_lowpass, power_crossover
@@ -76,8 +76,8 @@ class DiffusionRenderer:
         files' into shared network batches; None runs ``window_batch`` windows at a time on its own."""
         checkpoint_dir = require_checkpoint(checkpoint_dir)
         max_windows = batcher.max_windows if batcher is not None else window_batch
-        model, config, ident, backend = load_backend(checkpoint_dir, settings.backend, settings.device,
-                                                     settings.precision, max_windows)
+        self.runtime = resolve_runtime(settings.backend, settings.device, settings.precision)
+        model, config, ident, backend = load_backend(checkpoint_dir, self.runtime, max_windows)
         self.checkpoint_id, self.backend = ident, backend
         self.formulation = config.formulation
         self.stems = len(config.stem_names)

@@ -96,9 +96,35 @@ def test_the_renderer_runs_its_networks_through_the_chosen_backend(tiny_checkpoi
 
 def test_the_backend_is_loaded_once_per_configuration(tiny_checkpoint):
     path = tiny_checkpoint[0]
-    a = select.load_backend(path, "torch", "cpu", "auto")
-    assert select.load_backend(path, "torch", "cpu", "fp32")[3] is a[3]
-    assert select.load_backend(path, "onnx", "cpu", "auto")[3] is not a[3]
+    a = select.load_backend(path, select.resolve_runtime("torch", "cpu", "auto"))
+    b = select.load_backend(path, select.resolve_runtime("torch", "cpu", "fp32"))
+    assert b[3] is a[3] and b[0] is a[0]
+    onnx = select.load_backend(path, select.resolve_runtime("onnx", "cpu", "auto"))
+    assert onnx[3] is not a[3] and onnx[0] is a[0]  # one model, a backend per runtime
+
+
+def test_one_cache_loads_a_model_once_per_device_and_reloads_a_rewritten_package(tiny_checkpoint, monkeypatch):
+    import os
+
+    from engine.diffusion import checkpoint
+
+    loads = []
+    real = checkpoint.load_stylizer
+    monkeypatch.setattr(select, "load_stylizer", lambda *a: loads.append(a) or real(*a))
+    cache = select.ModelCache()
+    path = tiny_checkpoint[0]
+    first = cache.get(path, "cpu")
+    assert cache.get(path, "cpu") is first and len(loads) == 1
+    weights = path / checkpoint.WEIGHTS_FILE
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert cache.get(path, "cpu") is not first and len(loads) == 2
+
+
+def test_runtime_choice_is_resolved_once_into_concrete_names(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(select, "_importable", fake_importable(set()))
+    assert select.resolve_runtime() == select.RuntimeChoice("torch", "cpu", "fp32")
 
 
 def test_cuda_graphs_leave_cpu_calls_alone():
