@@ -54,7 +54,7 @@ class BlockConvolver:
             self._spectra.append(sfft.rfft(a.T, self.n_fft, axis=-1).astype(np.complex64))
         self._buffer = np.zeros((self.channels, self.chunk), dtype=np.float32)
         self._fill = 0
-        self._tails = [np.zeros((self.channels, self.overlap), dtype=np.float32) for _ in filters]
+        self._tails = [[np.zeros(self.overlap, dtype=np.float32) for _ in range(self.channels)] for _ in filters]
 
     def frames_out(self, frames_in: int) -> int:
         """How many frames process() will return for `frames_in` more input (whole chunks only)."""
@@ -98,26 +98,32 @@ class BlockConvolver:
         outs: list[np.ndarray | None] = [None] * len(self._spectra)
         if arrays:
             spectrum = _rows(lambda rows: sfft.rfft(rows, self.n_fft, axis=-1), x)
-            for i, y in zip(arrays, _pool_map(lambda i: self._inverse(i, spectrum, frames), arrays)):
-                outs[i] = y
+            # One inverse FFT per filter and channel: 2-3 filters x 2 channels split evenly between
+            # the threads (a whole filter per task left one thread idle for a third of the time).
+            tasks = [(i, c) for i in arrays for c in range(self.channels)]
+            for i in arrays:
+                outs[i] = np.empty((frames, self.channels), dtype=np.float32)
+            for (i, c), y in zip(tasks, _pool_map(lambda t: self._inverse(*t, spectrum[t[1]], frames), tasks)):
+                outs[i][:, c] = y  # type: ignore[index]
         for i, h in enumerate(self._spectra):
             if isinstance(h, float):
                 outs[i] = np.ascontiguousarray((x * np.float32(h)).T)
         self._fill = 0
         return outs  # type: ignore[return-value]
 
-    def _inverse(self, i: int, spectrum: np.ndarray, frames: int) -> np.ndarray:
-        """One filter's output for the chunk; filters touch only their own tail, so they run in parallel."""
-        y = sfft.irfft(spectrum * self._spectra[i], self.n_fft, axis=-1)
-        tail = self._tails[i]
-        out = y[:, :frames]
+    def _inverse(self, i: int, c: int, spectrum: np.ndarray, frames: int) -> np.ndarray:
+        """One filter's output on one channel for the chunk; each task touches only its own tail row,
+        so tasks run in parallel."""
+        y = sfft.irfft(spectrum * self._spectra[i][c], self.n_fft)
+        tail = self._tails[i][c]
+        out = y[:frames]
         k = min(frames, self.overlap)
-        out[:, :k] += tail[:, :k]
-        new_tail = y[:, frames : frames + self.overlap].copy()
+        out[:k] += tail[:k]
+        new_tail = y[frames : frames + self.overlap].copy()
         if self.overlap > frames:  # only on a short final chunk
-            new_tail[:, : self.overlap - frames] += tail[:, frames:]
-        self._tails[i] = new_tail
-        return np.ascontiguousarray(out.T)
+            new_tail[: self.overlap - frames] += tail[frames:]
+        self._tails[i][c] = new_tail
+        return out
 
 
 _POOL: ThreadPoolExecutor | None = None

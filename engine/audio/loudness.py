@@ -133,8 +133,9 @@ class LoudnessMeter:
         n = y.shape[0]
         if n == 0:
             return
-        y = y.astype(np.float64)
-        sq = y * y
+        # Squares in float64 straight from the (float32) samples: the same exact products as
+        # casting first, without a second full-size temporary.
+        sq = np.multiply(y, y, dtype=np.float64)
         start, end = self._pos, self._pos + n
         last_k = ((end + 1) * 10 - 1) // self.sample_rate_hz  # last k with boundary(k) <= end
         ks = np.arange(self._sub + 1, last_k + 1)
