@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.audio import AudioReader, AudioWriter, LoudnessMeter, probe
 from engine.audio.convolver import BlockConvolver, fft_convolve
+from engine.audio.heap import keep_freed_memory
 from engine.audio.loudness import LOUDNESS_FLOOR_LUFS, k_weighting_fir
 from engine.audio.pcm import FLOAT_SUBTYPES
 from engine.errors import InputError, RoomtoneError, printable
@@ -313,6 +314,7 @@ def restyle(audio: np.ndarray, sample_rate_hz: int, preset: SceneSource, setting
     if audio.ndim != 2 or len(audio) == 0:
         raise ValueError(f"audio must be a non-empty (frames, channels) array, got shape {audio.shape}")
     audio = audio.astype(np.float32, copy=False)
+    keep_freed_memory()
     rate, channels = int(sample_rate_hz), audio.shape[1]
     blocks = [audio[i : i + BLOCK_FRAMES] for i in range(0, len(audio), BLOCK_FRAMES)]
     level = level or SpeechLevel(preset, settings)
@@ -432,6 +434,7 @@ def restyle_file(
     input.
     """
     info = probe(source_path)
+    keep_freed_memory()  # blocks reuse the last block's pages instead of faulting in new ones
     cancel = cancel or CancelToken()
     level = level or SpeechLevel(preset, settings)
     rate, channels, frames = info.sample_rate_hz, info.channels, info.frames
