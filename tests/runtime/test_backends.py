@@ -16,7 +16,7 @@ from engine.runtime.torch_backend import TorchBackend
 from engine.settings import Settings
 from presets.store import load_preset
 
-from tests.diffusion.test_engine import FACTORY
+from tests.stylize.test_renderer import FACTORY
 
 
 def fake_importable(present: set[str]):

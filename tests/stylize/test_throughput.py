@@ -15,7 +15,7 @@ from engine.settings import Settings
 from presets.store import load_preset
 
 from tests.diffusion.conftest import jitter_
-from tests.diffusion.test_engine import FACTORY, speech
+from tests.stylize.test_renderer import FACTORY, speech
 
 RATE = 16000  # the model rate: no match-engine crossover, so the test stays small
 

@@ -17,7 +17,7 @@ from engine.stylize.renderer import DiffusionRenderer
 from engine.stylize.stylizer import WindowStylizer
 from engine.stylize.windowing import OverlapAdd, overlap_add, window_starts
 from engine.errors import RoomtoneError
-from engine.restyle import make_renderer, restyle
+from engine.restyle import engine_status, make_renderer, restyle
 from engine.render import SourceInfo
 from engine.settings import Settings
 from presets.store import load_preset
@@ -166,8 +166,14 @@ def test_make_renderer_without_checkpoint_is_a_clear_error(preset, monkeypatch, 
 
     monkeypatch.setenv("ROOMTONE_CHECKPOINT", str(tmp_path / "nothing"))
     monkeypatch.setattr(eng, "SHIPPED_CHECKPOINT", tmp_path / "nothing-either")
-    with pytest.raises(RoomtoneError, match="checkpoint"):
+    with pytest.raises(RoomtoneError, match="checkpoint") as raised:
         make_renderer(preset, Settings(engine="diffusion"), SourceInfo(48000, 1, 48000, -24.0))
+    # One message, from require_checkpoint: the renderer, engine_status (CLI, desktop, evaluation) agree.
+    with pytest.raises(RoomtoneError) as direct:
+        DiffusionRenderer(preset, Settings(engine="diffusion"), SourceInfo(48000, 1, 48000, -24.0))
+    with pytest.raises(RoomtoneError) as required:
+        eng.require_checkpoint()
+    assert str(raised.value) == str(direct.value) == str(required.value) == engine_status("diffusion")[1]
 
 
 def test_reembeds_when_checkpoint_differs_without_changing_the_preset(checkpoint, preset):

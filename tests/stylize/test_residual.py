@@ -16,7 +16,7 @@ from engine.settings import Settings
 from presets.store import load_preset
 
 from tests.diffusion.conftest import jitter_, make_wave
-from tests.diffusion.test_engine import FACTORY, speech
+from tests.stylize.test_renderer import FACTORY, speech
 
 
 @pytest.fixture(scope="module")
