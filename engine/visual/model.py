@@ -28,6 +28,10 @@ class VisualConfig:
     disc_audio_channels: int = 16  # channels of the tiled audio map concatenated with RGB (early fusion)
     conditioner: str = "audio"  # "audio" or "label" (the baseline: a one-hot scene label)
     num_labels: int = 6
+    # Recipe v2 (issue 16 follow-up); packages written before it lack these keys and load as v1:
+    audio_norm: str = "group"  # "group" (per example, same in train and eval) or "batch" (v1)
+    spectrum_skip: bool = True  # the band-wise mean log-mel (timbre + level) also feeds the embedding
+    film_up: bool = True  # the embedding also modulates the upsampling layers (after their norms)
 
     @staticmethod
     def debug() -> "VisualConfig":
@@ -39,18 +43,25 @@ class VisualConfig:
 
     @staticmethod
     def from_dict(d: dict) -> "VisualConfig":
-        return VisualConfig(**{**d, "audio_channels": tuple(d["audio_channels"])})
+        legacy = {"audio_norm": "batch", "spectrum_skip": False, "film_up": False}  # v1 packages
+        return VisualConfig(**{**legacy, **d, "audio_channels": tuple(d["audio_channels"])})
+
+
+def _norm(kind: str, ch: int) -> nn.Module:
+    """BatchNorm (v1) or GroupNorm: with batches of 4, BatchNorm made each embedding depend on the other
+    pairs of the batch in training and on running averages in use, so the sound's code drifted."""
+    return nn.BatchNorm2d(ch) if kind == "batch" else nn.GroupNorm(min(4, ch), ch)
 
 
 class BasicBlock(nn.Module):
     """ResNet-18's basic block (two 3x3 convs, a projected shortcut when the shape changes)."""
 
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
+    def __init__(self, cin: int, cout: int, stride: int, norm: str = "batch") -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
-                                  nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.body = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), _norm(norm, cout), nn.ReLU(True),
+                                  nn.Conv2d(cout, cout, 3, 1, 1, bias=False), _norm(norm, cout))
         self.skip = (nn.Identity() if stride == 1 and cin == cout else
-                     nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)))
+                     nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), _norm(norm, cout)))
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.relu(self.body(x) + self.skip(x))
@@ -59,21 +70,28 @@ class BasicBlock(nn.Module):
 class AudioEncoder(nn.Module):
     """A small ResNet-18-class encoder over the log-mel (1, n_mels, frames) -> (embed_dim,).
 
-    No level normalisation: loudness must reach the embedding, so louder rain can mean more rain."""
+    No level normalisation of the input: loudness must reach the embedding, so louder rain can mean
+    more rain. GroupNorm inside the ResNet normalises away the absolute level, so (``spectrum_skip``)
+    the band-wise time-mean of the log-mel -- the sound's spectrum, level included -- joins the pooled
+    ResNet features before the output layer: timbre and loudness reach the embedding from step 0."""
 
     def __init__(self, c: VisualConfig) -> None:
         super().__init__()
         ch = c.audio_channels
-        layers: list[nn.Module] = [nn.Conv2d(1, ch[0], 3, 1, 1, bias=False), nn.BatchNorm2d(ch[0]), nn.ReLU(True)]
+        layers: list[nn.Module] = [nn.Conv2d(1, ch[0], 3, 1, 1, bias=False), _norm(c.audio_norm, ch[0]), nn.ReLU(True)]
         cin = ch[0]
         for i, cout in enumerate(ch):
-            layers += [BasicBlock(cin, cout, 1 if i == 0 else 2), BasicBlock(cout, cout, 1)]
+            layers += [BasicBlock(cin, cout, 1 if i == 0 else 2, c.audio_norm), BasicBlock(cout, cout, 1, c.audio_norm)]
             cin = cout
         self.net = nn.Sequential(*layers)
-        self.out = nn.Linear(cin, c.embed_dim)
+        self.spectrum_skip = c.spectrum_skip
+        self.out = nn.Linear(cin + (c.n_mels if c.spectrum_skip else 0), c.embed_dim)
 
     def forward(self, mel: Tensor) -> Tensor:
-        return self.out(self.net(mel).mean(dim=(2, 3)))
+        h = self.net(mel).mean(dim=(2, 3))
+        if self.spectrum_skip:
+            h = torch.cat([h, mel.mean(dim=-1).flatten(1)], dim=1)
+        return self.out(h)
 
 
 class LabelEncoder(nn.Module):
@@ -133,6 +151,11 @@ class StyleGenerator(nn.Module):
             nn.ConvTranspose2d(4 * f, 2 * f, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(2 * f), nn.ReLU(True),
             nn.ConvTranspose2d(2 * f, f, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(f), nn.ReLU(True),
             nn.ReflectionPad2d(3), nn.Conv2d(f, 3, 7))
+        # v1 put the sound only before these InstanceNorms, which remove each channel's mean and scale
+        # per picture: a sound-driven global shift (rain's darkness, wind's haze) was normalised away.
+        # With film_up the embedding sets scale and shift after each of them (AdaIN-style).
+        self.up_film = nn.ModuleList([nn.Linear(c.embed_dim, 4 * f), nn.Linear(c.embed_dim, 2 * f)]) \
+            if c.film_up else None
         nn.init.zeros_(self.up[-1].weight)
         nn.init.zeros_(self.up[-1].bias)
 
@@ -152,7 +175,14 @@ class StyleGenerator(nn.Module):
         h = self.encode(x)[-1]
         for blk in self.dec:
             h = blk(h, emb)
-        return x + self.up(h)
+        if self.up_film is None:
+            return x + self.up(h)
+        for i, layer in enumerate(self.up):
+            h = layer(h)
+            if isinstance(layer, nn.InstanceNorm2d):
+                g, b = self.up_film[i // 3](emb)[:, :, None, None].chunk(2, dim=1)
+                h = h * (1 + g) + b
+        return x + h
 
 
 class AVDiscriminator(nn.Module):

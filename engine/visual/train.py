@@ -2,8 +2,9 @@
 
 One step (CUT with an audio-visual discriminator):
   x   an input image, (y, a) a real image with its sound;  fake = G(x, a),  idt = G(y, a)
-  D:  LSGAN, real (y, a) -> 1, (fake, a) -> 0, and -- our addition, as in matching-aware GANs --
-      a real image with another pair's sound (y, a') -> 0, so the discriminator must read the sound
+  D:  LSGAN, real (y, a) -> 1, (fake, a) -> 0, and -- as in the paper's mismatched pairs and in
+      matching-aware GANs -- a real image with another scene's sound (y, a') -> 0, so the discriminator
+      must read the sound (a' is drawn from another label when the data has labels, else another pair)
   G:  LSGAN(D(fake, a) -> 1) + PatchNCE(x, fake) + PatchNCE(y, idt)  (identity NCE on target images)
 """
 
@@ -36,7 +37,8 @@ class PictureTrainConfig:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     nce_weight: float = 1.0
-    mismatch_weight: float = 0.5
+    mismatch_weight: float = 1.0  # v1: 0.5
+    mismatch_by_label: bool = True  # v1: False (the next pair of the batch, whatever its scene)
     num_patches: int = 64
     temperature: float = 0.07
     seed: int = 0
@@ -89,6 +91,18 @@ def load_stylizer(directory: str | Path) -> Stylizer:
     return model.eval()
 
 
+def mismatched(labels: Tensor, g: torch.Generator) -> Tensor:
+    """For each pair, the index of another pair of the batch -- one with a different label where the
+    batch has one (a same-scene sound is no negative), else the next pair (v1's choice for all)."""
+    n = labels.shape[0]
+    out = torch.roll(torch.arange(n), 1)
+    for i in range(n):
+        other = (labels != labels[i]).nonzero().flatten()
+        if other.numel():
+            out[i] = other[torch.randint(other.numel(), (1,), generator=g)]
+    return out
+
+
 class PictureStage:
     """The engine.train.loop stage interface (modules, optimizers, extra, train/validate step, export)."""
 
@@ -128,7 +142,9 @@ class PictureStage:
         n = y.shape[0]
         g = step_generator(self.config.seed, step, 1)
         x = y[torch.randperm(n, generator=g).to(self.device)]  # inputs: other pictures of the batch
-        wrong = cond[torch.roll(torch.arange(n), 1).to(self.device)]
+        labels = b["label"].argmax(dim=1).cpu() if self.config.mismatch_by_label and "label" in b \
+            else torch.zeros(n, dtype=torch.long)
+        wrong = cond[mismatched(labels, g).to(self.device)]
         return x, y, cond, wrong, self.G(x, cond), self.G(y, cond), g
 
     def _d_loss(self, y: Tensor, cond: Tensor, wrong: Tensor, fake: Tensor) -> Tensor:

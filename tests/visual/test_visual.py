@@ -122,3 +122,47 @@ def test_cli_keeps_size_and_frame_rate(tmp_path, tiny_set):
     assert len(frames) == 6 and frames[0].shape == (40, 48, 3) and rate == 12 and audio is not None
     assert main(["picture", str(img), "--sound", str(snd), "--mix-weight", "2", "--mix", str(snd),
                  "--model", str(tmp_path / "pkg"), "-o", str(tmp_path / "bad.png")]) != 0
+
+
+def test_mismatched_pairs_come_from_another_scene_and_enter_the_d_loss():
+    from engine.visual.train import mismatched
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.tensor([0, 0, 1, 2, 2, 3])
+    for _ in range(5):
+        other = mismatched(labels, g)
+        assert (labels[other] != labels).all()
+    assert mismatched(torch.zeros(3, dtype=torch.long), g).tolist() == [2, 0, 1]  # no labels: the next pair
+    b = _batch(4)
+    b["label"] = torch.eye(C.num_labels)[[0, 1, 0, 1]]
+    losses = []
+    for w in (0.0, 1.0):
+        stage = PictureStage(PictureTrainConfig(model=C, mismatch_weight=w))
+        x, y, cond, wrong, fake, idt, _g = stage._forward(b, 0)
+        assert not torch.equal(wrong, cond)
+        losses.append(float(stage._d_loss(y, cond, wrong, fake).detach()))
+    assert losses[1] > losses[0]  # the (real picture, wrong sound) -> fake term is there
+
+
+def test_sound_reaches_the_output_past_the_upsampling_norms():
+    """v1 modulated only before the up path's InstanceNorms (which remove a per-channel global shift);
+    v2 also modulates after them: with the residual blocks' modulation off, only v2's output still
+    depends on the embedding."""
+    torch.manual_seed(0)
+    b = _batch(2)
+    x = b["image"][:1].expand(2, -1, -1, -1)
+    emb = torch.randn(2, C.embed_dim)
+    for film_up, expect in ((False, False), (True, True)):
+        g = Stylizer(VisualConfig(**{**C.__dict__, "film_up": film_up})).gen
+        torch.nn.init.normal_(g.up[-1].weight, std=0.05)
+        for blk in g.dec:  # the decoder blocks' own modulation off: only what passes the up path
+            torch.nn.init.zeros_(blk.film.weight), torch.nn.init.zeros_(blk.film.bias)
+        out = g(x, emb)
+        assert (not torch.allclose(out[0], out[1], atol=1e-6)) == expect
+
+
+def test_v1_packages_load_with_their_recipe():
+    cfg = {k: v for k, v in C.to_dict().items() if k not in ("audio_norm", "spectrum_skip", "film_up")}
+    old = VisualConfig.from_dict(cfg)
+    assert (old.audio_norm, old.spectrum_skip, old.film_up) == ("batch", False, False)
+    assert VisualConfig.from_dict(C.to_dict()) == C
