@@ -170,9 +170,13 @@ class StyleGenerator(nn.Module):
             feats.append(h)
         return feats
 
-    def forward(self, x: Tensor, emb: Tensor) -> Tensor:
-        """x in [-1, 1] (B, 3, H, W), H and W multiples of 4; emb (B, embed_dim)."""
-        h = self.encode(x)[-1]
+    def forward(self, x: Tensor, emb: Tensor, feats: list[Tensor] | None = None) -> Tensor:
+        """x in [-1, 1] (B, 3, H, W), H and W multiples of 4; emb (B, embed_dim). ``feats``: a list that
+        receives ``encode(x)`` (training reuses them as PatchNCE's keys instead of encoding x again)."""
+        enc = self.encode(x)
+        if feats is not None:
+            feats.extend(enc)
+        h = enc[-1]
         for blk in self.dec:
             h = blk(h, emb)
         if self.up_film is None:
@@ -202,7 +206,11 @@ class AVDiscriminator(nn.Module):
             nn.Conv2d(4 * d, 1, 4, 1, 1))
 
     def forward(self, image: Tensor, condition: Tensor) -> Tensor:
-        a = self.proj(self.cond(condition))[:, :, None, None].expand(-1, -1, *image.shape[-2:])
+        return self.score(image, self.cond(condition))
+
+    def score(self, image: Tensor, emb: Tensor) -> Tensor:
+        """The patch scores for an embedding from ``self.cond`` (training computes it once per step)."""
+        a = self.proj(emb)[:, :, None, None].expand(-1, -1, *image.shape[-2:])
         return self.net(torch.cat([image, a], dim=1))
 
 

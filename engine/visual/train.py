@@ -130,13 +130,15 @@ class PictureStage:
     def _cond(self, batch: dict[str, Tensor]) -> Tensor:
         return batch["mel"] if self.config.model.conditioner == "audio" else batch["label"]
 
-    def _nce(self, src: Tensor, out: Tensor, g: torch.Generator) -> Tensor:
-        fs, fo = self.G.gen.encode(src), self.G.gen.encode(out)
+    def _nce(self, fs: list[Tensor], out: Tensor, g: torch.Generator) -> Tensor:
+        """PatchNCE between the source's encoder features ``fs`` (the keys) and the output's."""
+        fo = self.G.gen.encode(out)
         ks, ids = self.F(fs, self.config.num_patches, None, generator=g)
         qs, _ = self.F(fo, self.config.num_patches, ids)
         return sum(self.nce(q, k) for q, k in zip(qs, ks)) / len(qs)
 
     def _forward(self, batch: dict[str, Tensor], step: int) -> tuple[Tensor, ...]:
+        """x, y, cond, wrong (indices of the mismatched sounds), fake, idt, the step's generator."""
         b = {k: v.to(self.device) for k, v in batch.items()}
         y, cond = b["image"], self._cond(b)
         n = y.shape[0]
@@ -144,27 +146,33 @@ class PictureStage:
         x = y[torch.randperm(n, generator=g).to(self.device)]  # inputs: other pictures of the batch
         labels = b["label"].argmax(dim=1).cpu() if self.config.mismatch_by_label and "label" in b \
             else torch.zeros(n, dtype=torch.long)
-        wrong = cond[mismatched(labels, g).to(self.device)]
-        return x, y, cond, wrong, self.G(x, cond), self.G(y, cond), g
+        wrong = mismatched(labels, g).to(self.device)
+        emb = self.G.cond(cond)  # once for both generator passes
+        fx, fy = [], []  # the sources' encoder features, PatchNCE's keys
+        fake, idt = self.G.gen(x, emb, fx), self.G.gen(y, emb, fy)
+        return x, y, cond, wrong, fake, idt, g, (fx, fy)
 
     def _d_loss(self, y: Tensor, cond: Tensor, wrong: Tensor, fake: Tensor) -> Tensor:
-        return 0.5 * (lsgan(self.D(y, cond), True) + lsgan(self.D(fake.detach(), cond), False)) \
-            + self.config.mismatch_weight * lsgan(self.D(y, wrong), False)
+        e = self.D.cond(cond)  # per-example norms: the wrong sounds' embeddings are e[wrong]
+        return 0.5 * (lsgan(self.D.score(y, e), True) + lsgan(self.D.score(fake.detach(), e), False)) \
+            + self.config.mismatch_weight * lsgan(self.D.score(y, e[wrong]), False)
 
-    def _g_losses(self, x: Tensor, y: Tensor, cond: Tensor, fake: Tensor, idt: Tensor,
+    def _g_losses(self, feats: tuple[list[Tensor], list[Tensor]], cond: Tensor, fake: Tensor, idt: Tensor,
                   g: torch.Generator) -> dict[str, Tensor]:
-        g_gan = lsgan(self.D(fake, cond), True)
-        nce = 0.5 * (self._nce(x, fake, g) + self._nce(y, idt, g))
+        with torch.no_grad():
+            e = self.D.cond(cond)
+        g_gan = lsgan(self.D.score(fake, e), True)
+        nce = 0.5 * (self._nce(feats[0], fake, g) + self._nce(feats[1], idt, g))
         return {"g_gan": g_gan, "nce": nce, "g": g_gan + self.config.nce_weight * nce}
 
     def train_step(self, batch: dict[str, Tensor], step: int) -> dict[str, float]:
         self.G.train(), self.D.train(), self.F.train()
-        x, y, cond, wrong, fake, idt, g = self._forward(batch, step)
+        x, y, cond, wrong, fake, idt, g, feats = self._forward(batch, step)
         d = self._d_loss(y, cond, wrong, fake)
         self.optimizers["D"].zero_grad(set_to_none=True)
         d.backward()
         self.optimizers["D"].step()
-        L = self._g_losses(x, y, cond, fake, idt, g)
+        L = self._g_losses(feats, cond, fake, idt, g)
         self.optimizers["G"].zero_grad(set_to_none=True)
         L["g"].backward(inputs=list(self.G.parameters()) + list(self.F.parameters()))
         self.optimizers["G"].step()
@@ -173,9 +181,9 @@ class PictureStage:
     @torch.no_grad()
     def validate_step(self, batch: dict[str, Tensor], index: int) -> dict[str, float]:
         self.G.eval(), self.D.eval(), self.F.eval()
-        x, y, cond, wrong, fake, idt, g = self._forward(batch, 10**9 + index)
+        x, y, cond, wrong, fake, idt, g, feats = self._forward(batch, 10**9 + index)
         d = self._d_loss(y, cond, wrong, fake)
-        return {"d": float(d), **{k: float(v) for k, v in self._g_losses(x, y, cond, fake, idt, g).items()}}
+        return {"d": float(d), **{k: float(v) for k, v in self._g_losses(feats, cond, fake, idt, g).items()}}
 
     def export(self, directory: Path) -> None:
         save_stylizer(self.G, directory)
