@@ -35,6 +35,7 @@ class PictureTrainConfig:
     steps: int = 1000
     batch_size: int = 4
     lr: float = 2e-4
+    d_lr: float | None = None  # the discriminator's learning rate (None: lr); set each step, so a resumed run can change it
     betas: tuple[float, float] = (0.5, 0.999)
     nce_weight: float = 1.0
     mismatch_weight: float = 1.0  # v1: 0.5
@@ -169,6 +170,8 @@ class PictureStage:
         self.G.train(), self.D.train(), self.F.train()
         x, y, cond, wrong, fake, idt, g, feats = self._forward(batch, step)
         d = self._d_loss(y, cond, wrong, fake)
+        for group in self.optimizers["D"].param_groups:
+            group["lr"] = self.config.d_lr or self.config.lr
         self.optimizers["D"].zero_grad(set_to_none=True)
         d.backward()
         self.optimizers["D"].step()
