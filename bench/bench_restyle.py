@@ -1,7 +1,8 @@
 """End-to-end speed and memory of `roomtone restyle` with the match engine, as a user runs it.
 
 Writes a long test file (block by block, so the bench itself stays small), runs the real CLI
-in a subprocess, and reports wall time as x real time and each run's peak RSS. `--before REV`
+in a subprocess, and reports wall time as x real time, CPU time (user + system, which other
+work on a shared machine disturbs far less than wall time) and each run's peak RSS. `--before REV`
 also runs the CLI of an earlier commit (checked out into a temporary git worktree), interleaved
 run by run with this tree's, so before and after are measured under the same load.
 
@@ -43,19 +44,19 @@ def write_long_file(path: Path, minutes: float, channels: int, rate: int) -> Non
             w.write(np.repeat(sig[:, None], channels, axis=1))
 
 
-def run_cli(tree: Path, src: Path, out: Path, preset: str, stems: bool) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one `roomtone restyle` of `src` by the code in `tree`."""
-    cmd = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "engine.cli", "restyle", "--quiet",
+def run_cli(tree: Path, src: Path, out: Path, preset: str, stems: bool) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MiB) of one `roomtone restyle` of `src` by the code in `tree`."""
+    cmd = ["/usr/bin/time", "-f", "%U %S %M", sys.executable, "-m", "engine.cli", "restyle", "--quiet",
            "--preset", preset, str(src), "-o", str(out)] + (["--stems"] if stems else [])
     env = dict(os.environ, PYTHONPATH=str(tree))
     t0 = time.perf_counter()
     done = subprocess.run(cmd, check=True, cwd=tree, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    peak_kib = float(done.stderr.strip().splitlines()[-1])
+    user_s, system_s, peak_kib = (float(v) for v in done.stderr.strip().splitlines()[-1].split())
     for f in out.glob("*.wav"):
         f.unlink()
     (out / "roomtone-manifest.json").unlink(missing_ok=True)
-    return wall, peak_kib / 1024
+    return wall, user_s + system_s, peak_kib / 1024
 
 
 def main() -> None:
@@ -80,7 +81,7 @@ def main() -> None:
             subprocess.run(["git", "worktree", "add", "--detach", str(trees["before"]), args.before],
                            cwd=REPO, check=True, capture_output=True)
         try:
-            results: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+            results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in trees}
             for run in range(args.runs):
                 for name, tree in trees.items():
                     out = Path(tmp) / f"out-{name}"
@@ -89,15 +90,17 @@ def main() -> None:
             if args.before:
                 subprocess.run(["git", "worktree", "remove", "--force", str(trees["before"])], cwd=REPO, check=False)
         audio_s = args.minutes * 60
-        medians = {}
+        medians, cpu = {}, {}
         for name, got in results.items():
-            walls = [w for w, _ in got]
+            walls = [w for w, _, _ in got]
             medians[name] = statistics.median(walls)
+            cpu[name] = statistics.median(c for _, c, _ in got)
             print(f"{name}: runs {[round(w, 2) for w in walls]} s; median {medians[name]:.2f} s = "
                   f"{audio_s / medians[name]:.0f}x real time (whole CLI incl. start-up and file I/O); "
-                  f"peak RSS {max(m for _, m in got):.0f} MB")
+                  f"CPU median {cpu[name]:.2f} s; peak RSS {max(m for _, _, m in got):.0f} MB")
         if "before" in medians:
-            print(f"speed-up after/before: {medians['before'] / medians['after']:.2f}x")
+            print(f"speed-up after/before: wall {medians['before'] / medians['after']:.2f}x, "
+                  f"CPU {cpu['before'] / cpu['after']:.2f}x")
 
 
 if __name__ == "__main__":
