@@ -12,12 +12,12 @@ import soundfile as sf
 from PIL import Image
 
 from engine.errors import InputError
+from engine.kit._assets import asset_dir
 from engine.scene import load_reference
-from tests.scene.scenes import SPEECH_DIR
 
 
 def _speech(rate: int = 48000) -> np.ndarray:
-    x, _ = sf.read(SPEECH_DIR / "Front_Center.wav", dtype="float32")
+    x, _ = sf.read(asset_dir("speech") / "Front_Center.wav", dtype="float32")
     return x
 
 

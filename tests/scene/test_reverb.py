@@ -13,10 +13,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.kit.rooms import random_room
+from engine.kit.scene import SceneSpec, render_scene
+from engine.kit.speech import Speaker
 from engine.scene import reverb
 from engine.scene.analyse import _fill_bands
 from engine.scene.profile import OCTAVE_BANDS_HZ
-from tests.scene.scenes import FEMALE, MALE, kit_scene
+
+MALE = Speaker("en+m3", 45, 160)
+FEMALE = Speaker("en+f2", 65, 160)
+
+
+def kit_scene(rt60_s: float, sample_rate_hz: int, seconds: float, seed: int, speaker: Speaker,
+              ambience: str = "real:rain", snr_db: float = 20.0):
+    """A kit scene (truth in ``rt60_band_s`` / ``drr_db``), its room drawn with a mid-band RT60 of
+    ``rt60_s`` (band shape and talker distance random)."""
+    room = random_room(np.random.default_rng(seed), (rt60_s, rt60_s * 1.001))
+    return render_scene(SceneSpec(room, ambience, snr_db, seed), seconds, sample_rate_hz, speaker=speaker)
 
 CASES = [
     # rt60 (mid), rate, speaker, seed, ambience, SNR

@@ -7,8 +7,8 @@ import pytest
 import soundfile as sf
 from scipy.signal import correlate
 
+from engine.kit._assets import asset_dir
 from engine.scene import separation
-from tests.scene.scenes import SPEECH_DIR
 
 
 def _lag(y: np.ndarray, x: np.ndarray) -> int:
@@ -22,7 +22,7 @@ def test_raw_latency_is_three_hops() -> None:
 
 @pytest.mark.parametrize("rate", [48000, 16000])
 def test_separated_speech_is_aligned_with_input(rate: int) -> None:
-    x, sr = sf.read(SPEECH_DIR / "Front_Center.wav", dtype="float32")
+    x, sr = sf.read(asset_dir("speech") / "Front_Center.wav", dtype="float32")
     x = np.concatenate([np.zeros(sr // 10, np.float32), x, np.zeros(sr // 10, np.float32)])
     if rate != sr:
         from engine.audio.resample import resample
@@ -47,7 +47,7 @@ def test_a_separation_does_not_depend_on_what_the_process_separated_before() -> 
     """A reused DF state carries its recurrent history: analysing the same reference after some
     other separation gave another speech estimate (and on a borderline clip another ambience
     excerpt), so a preset depended on what the GUI or the evaluation had analysed before."""
-    x, sr = sf.read(SPEECH_DIR / "Front_Center.wav", dtype="float32")
+    x, sr = sf.read(asset_dir("speech") / "Front_Center.wav", dtype="float32")
     rng = np.random.default_rng(1)
     noisy = x + 0.01 * rng.standard_normal(x.size).astype(np.float32)
     first = separation.separate(noisy, sr, max_total_s=30.0)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.kit.rooms import random_room
+from engine.kit.scene import SceneSpec, render_scene
+from engine.kit.speech import Speaker
 from engine.scene import analyse_reference
 from engine.scene.profile import THIRD_OCTAVE_BANDS_HZ
 from engine.scene.spectrum import third_octave_levels_db
-from tests.scene.scenes import make_scene
 
 BANDS = np.asarray(THIRD_OCTAVE_BANDS_HZ)
 
 
 def test_ambience_spectrum_matches_truth() -> None:
-    scene = make_scene(0.4, 48000, seconds=25.0, seed=21, ambience="river", snr_db=15.0)
+    room = random_room(np.random.default_rng(21), (0.4, 0.4 * 1.001))
+    scene = render_scene(SceneSpec(room, "real:river", 15.0, 21), 25.0, 48000, speaker=Speaker("en+m3", 45, 160))
     result = analyse_reference(scene.mix, 48000)
     truth = third_octave_levels_db(scene.ambience[:, 0], 48000)
     est = np.asarray(result.profile.ambience_spectrum_db)

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from engine.kit._assets import asset_dir
 from engine.scene import vad
-from tests.scene.scenes import AMBIENCE_DIR, SPEECH_DIR
 
 
 @pytest.mark.parametrize("name", ["Front_Center", "Rear_Left", "Side_Right"])
 def test_finds_speech_in_real_clips(name: str) -> None:
-    x, sr = sf.read(SPEECH_DIR / f"{name}.wav", dtype="float32")
+    x, sr = sf.read(asset_dir("speech") / f"{name}.wav", dtype="float32")
     x = np.concatenate([np.zeros(sr, np.float32), x, np.zeros(sr, np.float32)])
     segs = vad.speech_segments(x, sr)
     assert segs, "no speech found"
@@ -22,14 +22,14 @@ def test_finds_speech_in_real_clips(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["rain", "river", "machine"])
 def test_no_speech_in_pure_ambience(name: str) -> None:
-    x, sr = sf.read(AMBIENCE_DIR / f"{name}.flac", dtype="float32", always_2d=True)
+    x, sr = sf.read(asset_dir("ambience") / f"{name}.flac", dtype="float32", always_2d=True)
     segs = vad.speech_segments(x[:, 0], sr)
     assert sum(s.end_s - s.start_s for s in segs) < 0.3
 
 
 def test_batched_streams_match_across_boundaries() -> None:
     # Speech placed across the 8 s stream boundary is still found once, whole.
-    x, sr = sf.read(SPEECH_DIR / "Front_Left.wav", dtype="float32")
+    x, sr = sf.read(asset_dir("speech") / "Front_Left.wav", dtype="float32")
     sig = np.zeros(12 * sr, np.float32)
     at = int(7.5 * sr)
     sig[at : at + x.size] = x
