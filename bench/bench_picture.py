@@ -200,7 +200,7 @@ def evaluate(model, reg: RainRegressor, avc: AVC, examples: int) -> dict:
 
     gains = (-12.0, -6.0, 0.0, 6.0, 12.0)
     r: dict = {"density": {g: [] for g in gains}, "change": {g: [] for g in gains}}
-    for k in ("ssim", "edge", "between", "dens_in", "dens_birds", "dens_mix", "depends", "p_in", "p_out"):
+    for k in ("ssim", "edge", "between", "dens_in", "dens_birds", "dens_mix", "depends", "p_in", "p_out", "p_other"):
         r[k] = []
     for i in range(examples):
         rng = np.random.default_rng([999, i])  # seeds outside the training set's [0, i]
@@ -231,9 +231,11 @@ def evaluate(model, reg: RainRegressor, avc: AVC, examples: int) -> dict:
         scene = 1 + i % 3  # drive by rain, wind or water
         mel = sound_condition(model, scene_sound(SCENES[scene], float(rng.uniform(0.5, 1.0)), 2.0, rng))
         y = restyle_frames([x], _onehot(model, scene) if label else mel, model)[0]
+        other = sound_condition(model, scene_sound(SCENES[1 + (i + 1) % 3], 0.75, 2.0, rng))
         with torch.no_grad():
             r["p_in"].append(torch.sigmoid(avc(_t(x), mel)).item())
             r["p_out"].append(torch.sigmoid(avc(_t(y), mel)).item())
+            r["p_other"].append(torch.sigmoid(avc(_t(y), other)).item())
     return r
 
 
@@ -275,6 +277,10 @@ def main() -> None:
     for k, r in res.items():
         print(f"    {k:<8} | {med(r['p_out']):.3f} | {statistics.mean(r['p_out']):.3f} | "
               f"{sum(p > 0.5 for p in r['p_out'])}/{n} | {sum(o > i for o, i in zip(r['p_out'], r['p_in']))}/{n}")
+    print(f"    scene-specific: output scored higher with its driving sound than with another scene's sound "
+          f"(rain/wind/water): " + ", ".join(f"{k} {sum(o > w for o, w in zip(r['p_out'], r['p_other']))}/{n} "
+                                             f"(median P with the other sound {med(r['p_other']):.3f})"
+                                             for k, r in res.items()))
     if "label" in res:
         print(f"    audio output above the label baseline's output on the same picture: "
               f"{sum(o > b for o, b in zip(a['p_out'], res['label']['p_out']))}/{n}")

@@ -166,3 +166,23 @@ def test_v1_packages_load_with_their_recipe():
     old = VisualConfig.from_dict(cfg)
     assert (old.audio_norm, old.spectrum_skip, old.film_up) == ("batch", False, False)
     assert VisualConfig.from_dict(C.to_dict()) == C
+
+
+SOUND_DIFF = 0.5  # mean abs difference, 0-255; the shipped v2 package: 1.16 and 1.40, v1's: 0.76 and 0.48
+
+
+def test_the_shipped_checkpoint_follows_the_sound():
+    """Two different sounds (and two levels of one) give different pictures with the shipped package."""
+    from engine.visual.procedural import base_landscape, scene_sound
+    from engine.visual.stylize import DEFAULT_MODEL, restyle_frames, sound_condition
+
+    model = load_stylizer(DEFAULT_MODEL)
+    assert model.config.image_px >= 128
+    rng = np.random.default_rng([999, 0])
+    x = (base_landscape(rng) * 255 + 0.5).astype(np.uint8)
+    rain, water = scene_sound("rain", 0.8, 2.0, rng), scene_sound("water", 0.8, 2.0, rng)
+    out = {k: restyle_frames([x], c, model)[0].astype(float)
+           for k, c in {"rain": sound_condition(model, rain), "water": sound_condition(model, water),
+                        "loud": sound_condition(model, rain, 12.0)}.items()}
+    assert np.abs(out["rain"] - out["water"]).mean() > SOUND_DIFF
+    assert np.abs(out["rain"] - out["loud"]).mean() > SOUND_DIFF
