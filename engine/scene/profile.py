@@ -16,6 +16,7 @@ OCTAVE_BANDS_HZ: tuple[float, ...] = (125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.
 THIRD_OCTAVE_BANDS_HZ: tuple[float, ...] = tuple(
     round(1000.0 * 2.0 ** (k / 3.0), 1) for k in range(-14, 15)
 )  # 40 Hz .. 25 kHz; bands above a signal's Nyquist are extrapolated by the analyser
+MODULATION_BANDS_HZ: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # texture's envelope bands
 
 # Physical plausibility bounds: a value outside them is a corrupt preset, not a real scene.
 RT60_RANGE_S = (0.05, 12.0)
@@ -39,8 +40,6 @@ class AmbienceTexture:
 
     def validate(self, bands: int) -> None:
         """One value per acoustic band (per modulation band for the power), levels in DB_RANGE."""
-        from engine.scene.spectrum import MODULATION_BANDS_HZ  # spectrum imports this module
-
         for name, n in (("envelope_mean_db", bands), ("envelope_std_db", bands), ("envelope_skew", bands),
                         ("modulation_power_db", len(MODULATION_BANDS_HZ))):
             values = getattr(self, name)

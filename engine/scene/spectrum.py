@@ -12,11 +12,10 @@ from scipy.signal import butter, sosfilt
 from scipy.stats import skew
 
 from engine.scene.bands import band_edges_hz, band_power
-from engine.scene.profile import OCTAVE_BANDS_HZ, THIRD_OCTAVE_BANDS_HZ, AmbienceTexture
+from engine.scene.profile import MODULATION_BANDS_HZ, OCTAVE_BANDS_HZ, THIRD_OCTAVE_BANDS_HZ, AmbienceTexture
 
 EQ_LIMIT_DB = 12.0
 LEVEL_FLOOR_DB = -119.0
-MODULATION_BANDS_HZ: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 
 def third_octave_levels_db(
