@@ -15,10 +15,15 @@ import pytest
 
 from engine.kit.rooms import random_room
 from engine.kit.scene import SceneSpec, render_scene
-from engine.kit.speech import Speaker
+from engine.kit.speech import Speaker, espeak_available
 from engine.scene import reverb
 from engine.scene.analyse import _fill_bands
 from engine.scene.profile import OCTAVE_BANDS_HZ
+
+# The cases name espeak-ng talkers and the tolerances were measured on espeak-ng scenes; without it
+# the kit substitutes pitch-shifted alsa clips, a different test (the DSP estimator reads those worse:
+# a 0.4 s room 0.45-0.58 s, outdoor DRR 8-22 dB too wet), so these skip rather than test something else.
+pytestmark = pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng (the cases' talkers)")
 
 MALE = Speaker("en+m3", 45, 160)
 FEMALE = Speaker("en+f2", 65, 160)
