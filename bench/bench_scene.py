@@ -134,6 +134,16 @@ def evaluate(s: dict, analysis, seconds: float, eq_amount: float = 1.0) -> dict:
     }
 
 
+def network_alone(s: dict, net) -> dict:
+    """The learned estimate before it is weighed against the DSP one: what the network alone reads."""
+    e = net.estimate(s["mix"], SR)
+    truth = s["truth"]
+    rt, _ = e.get("rt60_")
+    rel = np.abs(np.exp(rt - truth[:7]) - 1.0)
+    return {"rt_mid": rel[2:5], "rt_all": rel, "drr": abs(float(e.get("drr")[0][0]) - truth[7]),
+            "amb": abs(float(e.get("amb_to_speech")[0][0]) - truth[9])}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=30, help="held-out scenes (default 30)")
@@ -145,10 +155,15 @@ def main() -> None:
     args = ap.parse_args()
     systems = {"dsp": ("dsp", 1.0), "learned": (args.estimator, 1.0), "learned, EQ off": (args.estimator, 0.0)}
     rows: dict[str, list[dict]] = {k: [] for k in systems}
+    raw: list[dict] = []
+    from engine.scene.estimator import load_estimator
+
+    net = load_estimator(None if args.estimator == "auto" else args.estimator)
     t0 = time.perf_counter()
     for i in range(args.n):
         s = scene(i, args.seed, args.split)
         analyses = {est: analyse(s, est) for est in {est for est, _ in systems.values()}}
+        raw.append(network_alone(s, net))
         for name, (est, eq) in systems.items():
             r = evaluate(s, *analyses[est], eq_amount=eq)
             rows[name].append(r)
@@ -171,6 +186,11 @@ def main() -> None:
               f"{np.percentile(allb, 90):.0f} % | {np.median([r['drr'] for r in rs]):.1f} dB | "
               f"{np.median([r['amb'] for r in rs]):.1f} dB | {np.median([r['lts'] for r in rs]):.1f} dB | "
               f"{np.median(gap):+.3f} ({np.mean(np.abs(gap)):.3f}) | {np.median([r['seconds'] for r in rs]):.1f} |")
+    if raw:
+        mid = np.concatenate([r["rt_mid"] for r in raw]) * 100
+        print(f"| network alone (no DSP weighing) | {np.median(mid):.0f} % / {np.percentile(mid, 90):.0f} % | "
+              f"{np.median(np.concatenate([r['rt_all'] for r in raw])) * 100:.0f} % | "
+              f"{np.median([r['drr'] for r in raw]):.1f} dB | {np.median([r['amb'] for r in raw]):.1f} dB | | | |")
     per_band = {name: np.median(np.stack([r["rt_all"] for r in rs]), axis=0) * 100 for name, rs in rows.items()}
     print("\nRT60 median relative error per octave band (%):")
     print("| estimator | " + " | ".join(f"{int(b)}" for b in OCTAVE_BANDS_HZ) + " |")

@@ -21,10 +21,10 @@ import pyroomacoustics as pra
 from scipy import signal
 
 from engine.errors import RoomtoneError
-from engine.kit.rooms import random_room, room_impulse_response
+from engine.kit.rooms import random_room, reposition_source, room_impulse_response
 
 FAMILIES: tuple[str, ...] = (
-    "shoebox", "lshape", "corridor", "nave", "booth", "polygon", "outdoor", "fan", "stairwell", "studio",
+    "shoebox", "lshape", "corridor", "nave", "booth", "polygon", "outdoor", "kit", "fan", "stairwell", "studio",
 )
 HELD_OUT_FAMILIES: tuple[str, ...] = ("fan", "stairwell", "studio")
 TRAIN_FAMILIES: tuple[str, ...] = tuple(f for f in FAMILIES if f not in HELD_OUT_FAMILIES)
@@ -57,15 +57,8 @@ def simulate_room(
     """A random room of ``family`` with ``mics`` microphone positions, each an impulse response."""
     if family not in FAMILIES:
         raise RoomtoneError(f"unknown room family {family!r}; choose one of {', '.join(FAMILIES)}")
-    if family == "outdoor":
-        rirs, dists = [], []
-        for _ in range(mics):
-            room = random_room(rng, kind="outdoor")
-            rirs.append(room_impulse_response(room, sample_rate_hz, rng))
-            dists.append(room.distance_m)
-        channel = [_channel_colour(rng, sample_rate_hz) for _ in rirs]
-        return SimulatedRoom(family, tuple(_colour(r, c) for r, c in zip(rirs, channel)),
-                             tuple(dists), 0.15, 0.0, sample_rate_hz)
+    if family in ("outdoor", "kit"):
+        return _kit_room(family, rng, sample_rate_hz, mics)
     corners, height_m = _floor_plan(family, rng)
     lo, hi = _FAMILY_RT60_S[family]
     rt60_s = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
@@ -114,6 +107,26 @@ def simulate_room(
         h = _colour(h, _channel_colour(rng, sample_rate_hz))
         rirs.append(h)
     return SimulatedRoom(family, tuple(rirs), tuple(dists), rt60_s, volume_m3, sample_rate_hz)
+
+
+def _kit_room(family: str, rng: np.random.Generator, sample_rate_hz: int, mics: int) -> SimulatedRoom:
+    """Outdoor spaces, and ``kit``: ``engine.kit.rooms``' shoebox image sources + exact noise tail.
+
+    The kit's rooms decay at exactly their drawn per-band RT60 (0.1-6 s) with the image-source
+    early part of a shoebox; a family of them adds decays pyroomacoustics' ray tracer draws
+    rarely (very dead and very live rooms with strongly band-dependent decay), and is what
+    ``roomtone eval`` renders its scenes with.
+    """
+    kind = "outdoor" if family == "outdoor" else "shoebox"
+    base = random_room(rng, rt60_range_s=(0.1, 6.0), kind=kind)
+    rirs, dists = [], []
+    for m in range(mics):
+        room = base if m == 0 else reposition_source(base, rng)
+        rirs.append(_colour(room_impulse_response(room, sample_rate_hz, rng), _channel_colour(rng, sample_rate_hz)))
+        dists.append(room.distance_m)
+    rt60 = 0.15 if kind == "outdoor" else base.mid_rt60_s()
+    volume = 0.0 if kind == "outdoor" else base.volume_m3
+    return SimulatedRoom(family, tuple(rirs), tuple(dists), rt60, volume, sample_rate_hz)
 
 
 def _colour(h: np.ndarray, sos: np.ndarray | None) -> np.ndarray:

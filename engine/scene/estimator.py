@@ -33,8 +33,8 @@ WEIGHTS_FILE = "weights.safetensors"
 @dataclass(frozen=True)
 class EstimatorConfig:
     bands: int = 28
-    conv_channels: tuple[int, ...] = (8, 16, 24, 32)
-    hidden: int = 96
+    conv_channels: tuple[int, ...] = (12, 24, 32, 48)
+    hidden: int = 128
     embedding: int = 64
     targets: tuple[str, ...] = ()
     target_mean: tuple[float, ...] = ()

@@ -110,7 +110,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("scene-corpus", help="render the scene estimator's corpus (features + truth per room; resumable)")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--rooms", type=int, default=640, help="simulated rooms (default 640; 16 references each)")
+    p.add_argument("--rooms", type=int, default=5000, help="simulated rooms (default 5000; 4 references each)")
     p.add_argument("--split", choices=("train", "heldout"), default="train",
                    help="heldout: held-out room families, voices and ambiences (default train)")
     p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 MIN_CROP_FRAMES = 400  # 4 s at the feature hop
+MAX_CROP_FRAMES = 2000  # 20 s
+VAL_CROP_FRAMES = 1200  # 12 s, the bench's reference length
 
 
 @dataclass(frozen=True)
@@ -51,16 +53,28 @@ def target_stats(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.nan_to_num(mean), np.where(np.isfinite(std) & (std > 1e-3), std, 1.0)
 
 
-def _batch(feats, targets, idx, rng, mean, std, max_frames=None):
+def _draw_batch(lengths, train_idx, batch, rng, max_frames=MAX_CROP_FRAMES):
+    """(indices, crop): a crop length drawn log-uniformly over 4-20 s, then references that long.
+
+    Drawing the batch first and cropping to its shortest member (as before) trained almost only
+    on 4-6 s crops, since 32 references of 5-20 s nearly always include a short one, while users
+    give 12-60 s: the network never learnt to pool evidence over a long reference.
+    """
+    longest = int(lengths[train_idx].max())
+    lo, hi = min(MIN_CROP_FRAMES, longest), min(max_frames, longest)
+    crop = int(np.exp(rng.uniform(np.log(lo), np.log(hi + 1))))
+    pool = train_idx[lengths[train_idx] >= crop]
+    return rng.choice(pool, size=min(batch, pool.size), replace=False), crop
+
+
+def _batch(feats, targets, idx, rng, mean, std, crop):
     import torch
 
     from engine.scene.features import normalise_levels
 
-    lengths = np.array([feats[i].shape[0] for i in idx])
-    hi = int(lengths.min()) if max_frames is None else min(int(lengths.min()), max_frames)
-    crop = int(rng.integers(min(MIN_CROP_FRAMES, hi), hi + 1))
     xs = []
-    for i, n in zip(idx, lengths):
+    for i in idx:
+        n = feats[i].shape[0]
         s = int(rng.integers(0, n - crop + 1))
         xs.append(normalise_levels(feats[i][s : s + crop].astype(np.float32)).T)
     y = (targets[idx] - mean) / std
@@ -97,6 +111,7 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
         feats += f
         targets.append(t)
     targets = np.concatenate(targets)
+    lengths = np.array([f.shape[0] for f in feats])
     names = tuple(target_names())
     rng = np.random.default_rng(config.seed)
     # Validation by whole rooms would need room ids; references of one mic are consecutive, so a
@@ -129,8 +144,8 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
         lr = config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps)) if step > 200 else config.lr * (step + 1) / 200
         for g in opt.param_groups:
             g["lr"] = lr
-        idx = step_rng.choice(train_idx, size=config.batch, replace=False)
-        x, y = _batch(feats, targets, idx, step_rng, mean, std)
+        idx, crop = _draw_batch(lengths, train_idx, config.batch, step_rng)
+        x, y = _batch(feats, targets, idx, step_rng, mean, std, crop)
         net.train()
         m, lv, _ = net(x)
         loss = beta_nll(m, lv, y, config.beta)
@@ -159,21 +174,26 @@ def validate(net, feats, targets, idx, mean, std, names) -> dict:
     import torch
 
     rng = np.random.default_rng(1234)
+    # Each reference at up to 12 s: sorted by length so a batch crops (almost) nothing it has.
+    idx = np.asarray(sorted(idx, key=lambda i: feats[i].shape[0]))
     preds = []
     net.eval()
     with torch.inference_mode():
         for k in range(0, len(idx), 32):
-            x, _ = _batch(feats, targets, idx[k : k + 32], rng, mean, std, max_frames=1200)
+            chunk = idx[k : k + 32]
+            crop = min(VAL_CROP_FRAMES, min(feats[i].shape[0] for i in chunk))
+            x, _ = _batch(feats, targets, chunk, rng, mean, std, crop)
             preds.append(net(x)[0].numpy() * std + mean)
     p = np.concatenate(preds)
     t = targets[idx]
     err = np.abs(p - t)
-    groups = {"rt60_rel": [i for i, n in enumerate(names) if n.startswith("rt60")], "drr_db": [names.index("drr")],
+    groups = {"rt60_rel": [i for i, n in enumerate(names) if n.startswith("rt60")],
+              "rt60_mid_rel": [names.index(f"rt60_{b}") for b in (500, 1000, 2000)], "drr_db": [names.index("drr")],
               "amb_db": [names.index("amb_to_speech")], "resp_db": [i for i, n in enumerate(names) if n.startswith("resp")]}
     out = {}
     for g, cols in groups.items():
         e = err[:, cols]
-        if g == "rt60_rel":
+        if g.startswith("rt60"):
             e = np.abs(np.exp(p[:, cols] - t[:, cols]) - 1.0)
         out[f"val_{g}"] = round(float(np.nanmedian(e)), 4)
     return out

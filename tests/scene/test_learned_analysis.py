@@ -72,3 +72,19 @@ def test_band_limited_reference_leaves_the_top_octave_alone(booth_reference, tmp
     mid = change[(BANDS >= 1000) & (BANDS <= 4000)].mean()
     top = change[(BANDS >= 10000) & (BANDS <= 20000)]
     assert np.all(np.abs(top - mid) <= 2.0), np.round(top - mid, 1)
+
+
+def test_features_read_the_same_room_at_44k1_as_at_48k(booth_reference) -> None:
+    """The STFT window is a power of two near 32 ms (23 ms at 44.1 kHz, 43 ms at 48 kHz); the
+    network was trained at 48 kHz, so other rates are resampled before the band levels."""
+    from scipy.signal import resample_poly
+
+    from engine.scene.features import band_levels_db
+
+    mono = booth_reference[:, 0]
+    at48 = band_levels_db(mono, 48000)
+    at44 = band_levels_db(resample_poly(mono, 147, 160).astype(np.float32), 44100)
+    n = min(at48.shape[0], at44.shape[0])
+    loud = at48[:n] > at48[:n].max() - 60.0
+    assert abs(at48.shape[0] - at44.shape[0]) <= 2
+    assert np.median(np.abs(at48[:n] - at44[:n])[loud]) < 0.5
