@@ -136,6 +136,9 @@ def register(subparsers) -> None:
                    help="audio (the method) or label (the one-hot baseline; needs meta.json labels)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state")
     p.add_argument("--ckpt-every", type=int, default=100)
+    p.add_argument("--init", metavar="PACKAGE", default=None,
+                   help="start the generator from a stylizer package (e.g. the shipped roomtone-picture); the "
+                        "discriminator starts fresh")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -199,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
         config = PictureTrainConfig(steps=args.steps, batch_size=args.batch, seed=args.seed, ckpt_every=args.ckpt_every,
+                                    init_from=args.init,
                                     model=VisualConfig(image_px=args.image_px, conditioner=args.conditioner))
         last = train_picture(args.data, args.out, config, resume=args.resume, log=_log)
         _log(f"picture: done, last {last}; package in {Path(args.out) / 'model'}")

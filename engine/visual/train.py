@@ -48,6 +48,7 @@ class PictureTrainConfig:
     val_batches: int = 2
     ckpt_every: int = 100
     workers: int = 0
+    init_from: str | None = None  # a stylizer package whose generator (and conditioner) this run starts from
     model: VisualConfig = field(default_factory=VisualConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,6 +93,20 @@ def load_stylizer(directory: str | Path) -> Stylizer:
     return model.eval()
 
 
+def _init_weights(package: str, config: VisualConfig) -> dict[str, Tensor]:
+    """The generator's weights of ``package``; its recipe must be this run's (a shipped model's
+    exported weights continue as a new run: the discriminator and the patch projector start fresh,
+    because a package ships only what renders)."""
+    from engine.errors import RoomtoneError
+
+    init = load_stylizer(package)
+    if init.config != config:
+        diff = {k: (v, getattr(config, k)) for k, v in init.config.__dict__.items() if getattr(config, k) != v}
+        raise RoomtoneError(f"{package}: its model differs from this run's ({diff}); pass the same --image-px "
+                            "and --conditioner it was trained with")
+    return init.state_dict()
+
+
 def mismatched(labels: Tensor, g: torch.Generator) -> Tensor:
     """For each pair, the index of another pair of the batch -- one with a different label where the
     batch has one (a same-scene sound is no negative), else the next pair (v1's choice for all)."""
@@ -114,6 +129,8 @@ class PictureStage:
         self.config, self.device = config, device
         c = config.model
         self.G = Stylizer(c).to(device)
+        if config.init_from:
+            self.G.load_state_dict(_init_weights(config.init_from, c))
         self.D = AVDiscriminator(c).to(device)
         self.F = PatchProjector(nce_channels(c)).to(device)
         self.nce = PatchNCELoss(config.temperature)

@@ -85,6 +85,20 @@ def test_training_reduces_loss_and_resumes_exactly(tiny_set, tmp_path):
     assert load_stylizer(tmp_path / "b" / "model").config == C
 
 
+def test_a_run_can_start_from_a_package(tiny_set, tmp_path):
+    """``train picture --init PACKAGE``: the generator starts from the package, D and F fresh."""
+    from engine.errors import RoomtoneError
+
+    torch.set_num_threads(1)
+    first = _run(PictureData.from_folder(tiny_set, C), tmp_path / "a", 3)
+    package = tmp_path / "a" / "model"
+    stage = PictureStage(PictureTrainConfig(model=C, init_from=str(package)))
+    for k, v in first.G.state_dict().items():
+        assert torch.equal(v, stage.G.state_dict()[k]), k
+    with pytest.raises(RoomtoneError, match="differs from this run"):
+        PictureStage(PictureTrainConfig(model=VisualConfig(**{**C.__dict__, "ngf": C.ngf * 2}), init_from=str(package)))
+
+
 def _video(path, n=6, size=(40, 48), rate=Fraction(12)):
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (size[0], size[1], 3), dtype=np.uint8) for _ in range(n)]
