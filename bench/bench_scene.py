@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.evaluation.spectral import speech_spectrum_db, speech_spectrum_error_db  # noqa: E402
 from engine.kit.geometry import HELD_OUT_FAMILIES, TRAIN_FAMILIES, simulate_room  # noqa: E402
+from engine.errors import AnalysisError  # noqa: E402
 from engine.scene import analyse_reference  # noqa: E402
 from engine.scene.profile import OCTAVE_BANDS_HZ  # noqa: E402
 from engine.settings import Settings  # noqa: E402
@@ -156,13 +157,18 @@ def main() -> None:
     systems = {"dsp": ("dsp", 1.0), "learned": (args.estimator, 1.0), "learned, EQ off": (args.estimator, 0.0)}
     rows: dict[str, list[dict]] = {k: [] for k in systems}
     raw: list[dict] = []
+    failed: list[str] = []
     from engine.scene.estimator import load_estimator
 
     net = load_estimator(None if args.estimator == "auto" else args.estimator)
     t0 = time.perf_counter()
     for i in range(args.n):
         s = scene(i, args.seed, args.split)
-        analyses = {est: analyse(s, est) for est in {est for est, _ in systems.values()}}
+        try:
+            analyses = {est: analyse(s, est) for est in {est for est, _ in systems.values()}}
+        except AnalysisError as exc:  # counted and reported, as a user would see it
+            failed.append(f"scene {i} ({s['family']}): {exc}")
+            continue
         raw.append(network_alone(s, net))
         for name, (est, eq) in systems.items():
             r = evaluate(s, *analyses[est], eq_amount=eq)
@@ -174,7 +180,9 @@ def main() -> None:
                       f"lts {r['lts']:4.1f} stoi {r['stoi_gap']:+.2f}", flush=True)
     what = (f"held-out scenes ({', '.join(HELD_OUT_FAMILIES)}; held-out voices and ambiences)" if args.split == "heldout"
             else "training-family scenes (tuning set)")
-    print(f"\n{args.n} {what}, {time.perf_counter() - t0:.0f} s\n")
+    print(f"\n{args.n - len(failed)} of {args.n} {what}, {time.perf_counter() - t0:.0f} s\n")
+    for line in failed:
+        print(f"analysis refused {line}")
     print("| estimator | RT60 500-2k median / p90 | RT60 all bands median / p90 | DRR median | ambience level median "
           "| line LTS RMS median | STOI gap median (mean abs) | analysis s (median) |")
     print("|---|---|---|---|---|---|---|---|")
