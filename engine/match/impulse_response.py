@@ -22,7 +22,10 @@ SPEED_OF_SOUND_M_S = 343.0
 MAX_LENGTH_S = 12.0
 LENGTH_PER_RT60 = 1.2  # -72 dB at the end of the slowest band: far below any T30 fit range
 MIN_LENGTH_S = 0.1
-HF_ROLLOFF_HZ = 16000.0  # air absorption and mic roll-off: real tails carry little above this
+# Air absorption above the profile's top band (ISO 9613-1, 20 C, 50 % RH: ~0.1 dB/m at 8 kHz,
+# growing about as f^2): the octave RT60s stop at 8 kHz, and a tail keeps losing highs above it
+# faster the longer it travels, so a church's top octave darkens while a booth's barely does.
+AIR_DB_PER_M_AT_8K = 0.1
 _DB60_NEPER = 3.0 * math.log(10.0)  # amplitude decay rate (1/s) times RT60 for a 60 dB energy drop
 _BANDS_PER_OCTAVE = 3  # decay filterbank resolution: fine enough that neighbouring rates barely differ
 _LOWEST_BAND_HZ = 20.0
@@ -165,8 +168,13 @@ def _band_masks(freqs_hz: np.ndarray, sr: int) -> tuple[np.ndarray, list[tuple[i
 
 
 def _rt60_at(centres_hz: np.ndarray, bands_hz: np.ndarray, rt60_s: np.ndarray) -> np.ndarray:
-    """log RT60 interpolated linearly in log f, flat beyond the outer bands."""
-    return np.exp(np.interp(np.log2(centres_hz), np.log2(bands_hz), np.log(rt60_s)))
+    """log RT60 interpolated linearly in log f, flat below the lowest band; above the top band the
+    top band's decay plus the air's extra absorption there (AIR_DB_PER_M_AT_8K)."""
+    rt = np.exp(np.interp(np.log2(centres_hz), np.log2(bands_hz), np.log(rt60_s)))
+    top_hz = float(bands_hz[-1])
+    extra_db_per_m = AIR_DB_PER_M_AT_8K * (np.square(centres_hz / 8000.0) - (top_hz / 8000.0) ** 2)
+    extra_db_per_s = np.where(centres_hz > top_hz, extra_db_per_m, 0.0) * SPEED_OF_SOUND_M_S
+    return 60.0 / (60.0 / rt + extra_db_per_s)
 
 
 def _compensate_for_band_measurement(
@@ -181,7 +189,7 @@ def _compensate_for_band_measurement(
     """
     nyquist_hz = sr / 2.0
     freqs_hz = np.geomspace(_LOWEST_BAND_HZ / 2.0, nyquist_hz * 0.999, 800)
-    weight = freqs_hz * _rolloff(freqs_hz) ** 2  # white noise power per log-frequency step
+    weight = freqs_hz  # white noise power per log-frequency step
     centres, masks = _band_masks(freqs_hz, sr)
     mask_matrix = np.zeros((len(masks), len(freqs_hz)))  # (centres, freqs)
     for k, (lo, m) in enumerate(masks):
@@ -229,10 +237,6 @@ def _t30_from_envelope(energy: np.ndarray, t_s: np.ndarray) -> float:
     return float(-60.0 / slope) if slope < 0 else float("nan")
 
 
-def _rolloff(freqs_hz: np.ndarray) -> np.ndarray:
-    return 1.0 / np.sqrt(1.0 + (freqs_hz / HF_ROLLOFF_HZ) ** 8)
-
-
 class _DecayShaper:
     """Applies a per-frequency exponential decay, interpolated in log-frequency from band RT60s.
 
@@ -251,13 +255,13 @@ class _DecayShaper:
         t_s = np.arange(frames) / sr
         self.decay_rates = _DB60_NEPER / rt_at_centres
         self.t_s = t_s
-        self.rolloff = _rolloff(freqs_hz)
-        self.rolloff[0] = 0.0  # no DC in a reverberant tail
+        self.no_dc = np.ones(freqs_hz.size, dtype=np.float32)
+        self.no_dc[0] = 0.0  # no DC in a reverberant tail
 
     def shape(self, excitation: np.ndarray) -> np.ndarray:
         """(channels, frames) excitation -> (channels, frames) decaying tail."""
         # complex64/float32 halves the cost; the tail's own noise is far above float32 rounding.
-        spectrum = sfft.rfft(excitation, self.n_fft, axis=-1, workers=2) * self.rolloff
+        spectrum = sfft.rfft(excitation, self.n_fft, axis=-1, workers=2) * self.no_dc
         spectrum = spectrum.astype(np.complex64)
         out = np.zeros((excitation.shape[0], self.frames), dtype=np.float64)
         band_spec = np.zeros_like(spectrum)

@@ -171,8 +171,10 @@ def _scene_loudness_gain_db(direct: np.ndarray, late: np.ndarray, sr: int) -> fl
     from engine.kit.speech import alsa_voice
 
     probe = alsa_voice(sr)[:, 0].astype(np.float64)
-    wet = fft_convolve(probe, _add(direct, late)[:, 0])[: probe.shape[0]]
-    return integrated_loudness(wet[:, None], sr) - integrated_loudness(probe[:, None], sr)
+    ir = _add(direct, late)
+    # Every channel: each has its own tail, and the line plays on all of them.
+    wet = np.stack([fft_convolve(probe, ir[:, c])[: probe.shape[0]] for c in range(ir.shape[1])], axis=1)
+    return integrated_loudness(wet, sr) - integrated_loudness(np.repeat(probe[:, None], ir.shape[1], axis=1), sr)
 
 
 def _bed_gain(excerpt: np.ndarray, excerpt_rate_hz: int, sr: int, ch: int, seed: int, target_lufs: float) -> float:

@@ -75,10 +75,17 @@ def test_length_is_capped():
     assert len(ir) == 12 * 8000
 
 
-def test_rolls_off_above_16k():
-    ir = synthesise_ir(hand_profile(), 96000, 1, seed=0)
+def _top_vs_8k_db(rt60_s: float, lo_hz: float, hi_hz: float) -> float:
+    ir = synthesise_ir(hand_profile(rt60_s=rt60_s), 96000, 1, seed=0)
     spec = np.abs(np.fft.rfft(ir.late[:, 0])) ** 2
     f = np.fft.rfftfreq(len(ir.late), 1 / 96000)
-    mid = spec[(f > 6000) & (f < 8000)].mean()
-    top = spec[(f > 30000) & (f < 40000)].mean()
-    assert 10 * np.log10(top / mid) < -20
+    return float(10 * np.log10(spec[(f > lo_hz) & (f < hi_hz)].mean() / spec[(f > 6000) & (f < 8000)].mean()))
+
+
+def test_air_darkens_the_tail_above_8k_more_the_longer_the_room():
+    """Air absorption (~0.1 dB/m at 8 kHz, ~f^2): a booth's 16 kHz tail stays near its 8 kHz
+    level (a full-band line keeps its air), a church's falls far, and ultrasound dies in both."""
+    booth, hall, church = (_top_vs_8k_db(rt, 14000, 18000) for rt in (0.3, 1.0, 4.0))
+    assert -3.5 < booth < -0.5
+    assert church < hall - 3.0 and hall < booth - 2.0
+    assert _top_vs_8k_db(0.3, 30000, 40000) < -6 and _top_vs_8k_db(4.0, 30000, 40000) < -25
