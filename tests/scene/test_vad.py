@@ -35,3 +35,22 @@ def test_batched_streams_match_across_boundaries() -> None:
     sig[at : at + x.size] = x
     segs = vad.speech_segments(sig, sr)
     assert len(segs) >= 1 and segs[0].start_s == pytest.approx(7.5, abs=0.3)
+
+
+@pytest.mark.parametrize("name", ["rain", "river", "machine", "thunder", "campfire", "birds_exotic", "locomotive"])
+def test_reference_fallback_finds_no_speech_in_pure_ambience(name: str) -> None:
+    """The lower far-talker hysteresis must still refuse a clip that is only ambience."""
+    x, sr = sf.read(asset_dir("ambience") / f"{name}.flac", dtype="float32", always_2d=True)
+    assert vad.reference_speech_segments(x[: 60 * sr, 0], sr) == []
+
+
+def test_far_talker_hysteresis_takes_weak_speech_only_when_it_lasts() -> None:
+    """Probabilities of a distant wet talker (0.3-0.45, under silero's 0.5): the default finds
+    nothing, the far thresholds find the run; a lone 0.35 window stays below the 1 s minimum."""
+    win_s = 512 / 16000
+    p = np.full(500, 0.05, np.float32)
+    p[100:160] = 0.4  # ~1.9 s of weak speech
+    p[300] = 0.35
+    assert vad.segments_from_probability(p, p.size * win_s) == []
+    far = vad.segments_from_probability(p, p.size * win_s, 0.3, 0.2)
+    assert len(far) == 1 and far[0].end_s - far[0].start_s == pytest.approx(60 * win_s, abs=0.1)
