@@ -28,7 +28,7 @@ Signal path, per file (streaming, bounded memory); each step's code is in the mo
 
    * ``residual`` (the shipped ``roomtone-residual``): the model never renders the words. The
      dialogue is the match engine's direct path (the dry line through the scene's direct-path EQ and
-     gain: its dialogue stem, sample for sample); the model renders the scene's **reverb** and
+     gain: its dialogue stem, sample for sample within float32 rounding); the model renders the scene's **reverb** and
      **ambience** as two stems (two latents, one vocoder pass each), scaled by the wet and trim
      faders. Above the model's Nyquist each stem is the match engine's, joined through a
      power-complementary linear-phase crossover (``power_crossover``, ramp ``CROSSOVER_BAND_HZ``):

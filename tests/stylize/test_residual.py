@@ -72,7 +72,11 @@ def test_dialogue_stem_is_the_match_engines_and_stems_sum_to_the_mix(residual_ch
     out = restyle(x, rate, preset, Settings(engine="diffusion", steps=2, stems=True, seed=1))
     match = restyle(x, rate, preset, Settings(engine="match", stems=True, seed=1))
     assert out.mix.shape == x.shape and np.all(np.isfinite(out.mix))
-    np.testing.assert_array_equal(out.dialogue, match.dialogue)  # the words: not re-rendered, sample-exact
+    # The words are not re-rendered: the same direct-path filter, run by another convolver (the match
+    # engine's single pass filters on its loudness meter's FFTs), so equal within float32 rounding
+    # once the scene's EQ makes that filter more than a gain (exactly equal when it is a gain).
+    peak = float(np.max(np.abs(match.dialogue)))
+    assert float(np.max(np.abs(out.dialogue - match.dialogue))) <= 1e-6 * peak
     np.testing.assert_allclose(out.dialogue + out.reverb + out.ambience, out.mix, atol=1e-6)
     assert np.sqrt(np.mean(out.reverb ** 2)) > 0 and np.sqrt(np.mean(out.ambience ** 2)) > 0
     assert not np.allclose(out.reverb, match.reverb, atol=1e-4)  # the model's scene, not the match engine's
@@ -80,8 +84,8 @@ def test_dialogue_stem_is_the_match_engines_and_stems_sum_to_the_mix(residual_ch
                                               wet_db=-6.0))
     # The faders act on the model's stems as on the match engine's: the ambience by trim, the reverb
     # by wet relative to the dialogue (whose level the speech-level stage sets, identically).
-    np.testing.assert_array_equal(quiet.dialogue, restyle(x, rate, preset, Settings(
-        engine="match", stems=True, seed=1, trim_db=-12.0, wet_db=-6.0)).dialogue)
+    quiet_match = restyle(x, rate, preset, Settings(engine="match", stems=True, seed=1, trim_db=-12.0, wet_db=-6.0))
+    assert float(np.max(np.abs(quiet.dialogue - quiet_match.dialogue))) <= 1e-6 * peak
     db = lambda a, b: 10 * np.log10(np.mean(a ** 2) / np.mean(b ** 2))  # noqa: E731
     assert abs(db(quiet.ambience, out.ambience) + 12) < 0.5
     assert abs(db(quiet.reverb, out.reverb) - db(quiet.dialogue, out.dialogue) + 6) < 0.5
