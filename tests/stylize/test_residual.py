@@ -72,9 +72,9 @@ def test_dialogue_stem_is_the_match_engines_and_stems_sum_to_the_mix(residual_ch
     out = restyle(x, rate, preset, Settings(engine="diffusion", steps=2, stems=True, seed=1))
     match = restyle(x, rate, preset, Settings(engine="match", stems=True, seed=1))
     assert out.mix.shape == x.shape and np.all(np.isfinite(out.mix))
-    # The words are not re-rendered: the same direct-path filter, run by another convolver (the match
-    # engine's single pass filters on its loudness meter's FFTs), so equal within float32 rounding
-    # once the scene's EQ makes that filter more than a gain (exactly equal when it is a gain).
+    # The words are not re-rendered: the same direct-path filter and level gain, run by another
+    # convolver (the match engine's single pass filters on its loudness meter's FFTs, the diffusion
+    # engine through MatchRenderer's block convolver), so equal within float32 rounding.
     peak = float(np.max(np.abs(match.dialogue)))
     assert float(np.max(np.abs(out.dialogue - match.dialogue))) <= 1e-6 * peak
     np.testing.assert_allclose(out.dialogue + out.reverb + out.ambience, out.mix, atol=1e-6)
