@@ -255,14 +255,12 @@ class _DecayShaper:
         t_s = np.arange(frames) / sr
         self.decay_rates = _DB60_NEPER / rt_at_centres
         self.t_s = t_s
-        self.no_dc = np.ones(freqs_hz.size, dtype=np.float32)
-        self.no_dc[0] = 0.0  # no DC in a reverberant tail
 
     def shape(self, excitation: np.ndarray) -> np.ndarray:
         """(channels, frames) excitation -> (channels, frames) decaying tail."""
         # complex64/float32 halves the cost; the tail's own noise is far above float32 rounding.
-        spectrum = sfft.rfft(excitation, self.n_fft, axis=-1, workers=2) * self.no_dc
-        spectrum = spectrum.astype(np.complex64)
+        spectrum = sfft.rfft(excitation, self.n_fft, axis=-1, workers=2).astype(np.complex64)
+        spectrum[:, 0] = 0.0  # no DC in a reverberant tail
         out = np.zeros((excitation.shape[0], self.frames), dtype=np.float64)
         band_spec = np.zeros_like(spectrum)
         prev = (0, 0)

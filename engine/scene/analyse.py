@@ -113,13 +113,12 @@ def analyse_reference(
     try:
         _stage(progress, cancel, 0.1, "detecting speech")
         segments = vad.reference_speech_segments(mono, sr)
-        speech_s = sum(s.end_s - s.start_s for s in segments)
         if not segments:
             raise AnalysisError(
                 "no speech was detected in the reference, so its reverberation and direct-to-reverberant "
                 "ratio cannot be estimated; choose a clip where someone speaks in the scene"
             )
-        speech_fraction = float(min(1.0, speech_s / duration_s))
+        speech_fraction = float(min(1.0, vad.total_speech_s(segments) / duration_s))
 
         _stage(progress, cancel, 0.3, "measuring reverberation")
         rt60, drr = measure_reverb(mono, sr)

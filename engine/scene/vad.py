@@ -104,13 +104,14 @@ def reference_speech_segments(mono: np.ndarray, sample_rate_hz: int) -> list[Spe
     p = speech_probability(mono, sample_rate_hz)
     duration_s = mono.shape[0] / sample_rate_hz
     found = segments_from_probability(p, duration_s)
-    if _total_s(found) >= _MIN_FOUND_S:
+    if total_speech_s(found) >= _MIN_FOUND_S:
         return found
     far = segments_from_probability(p, duration_s, _FAR_THRESHOLD, _FAR_NEG_THRESHOLD)
-    return far if _total_s(far) >= _MIN_FAR_FOUND_S else []
+    return far if total_speech_s(far) >= _MIN_FAR_FOUND_S else []
 
 
-def _total_s(segments: list[SpeechSegment]) -> float:
+def total_speech_s(segments: list[SpeechSegment]) -> float:
+    """Seconds of speech in ``segments``."""
     return sum(s.end_s - s.start_s for s in segments)
 
 
