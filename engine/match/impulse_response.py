@@ -90,7 +90,8 @@ def synthesise_ir(
     design_rt60_s = _compensate_for_band_measurement(bands_hz, rt60_s, sr, frames / sr)
     shaper = _DecayShaper(frames, sr, bands_hz, design_rt60_s)
     late = np.empty((frames, channels), dtype=np.float32)
-    reverberant_energy = 10.0 ** (-(profile.drr_db - wet_db) / 10.0)  # direct energy is 1
+    reverberant_energy = 10.0 ** (-profile.drr_db / 10.0)  # direct energy is 1
+    wet_gain = 10.0 ** (wet_db / 20.0)
     excitations = np.stack([_excitation(frames, sr, room, rng) for _ in range(channels)])
     tails = shaper.shape(excitations)  # (channels, frames), all channels in one FFT pass
     for ch in range(channels):
@@ -100,10 +101,52 @@ def synthesise_ir(
         if fade > 0:
             tail[frames - fade :] *= np.cos(0.5 * np.pi * (np.arange(fade) + 0.5) / fade) ** 2
         energy = float(np.dot(tail, tail))
-        late[:, ch] = tail * math.sqrt(reverberant_energy / energy) if energy > 0.0 else 0.0
+        if energy <= 0.0:
+            late[:, ch] = 0.0
+            continue
+        tail *= math.sqrt(reverberant_energy / energy)
+        if profile.c50_db is not None:
+            tail *= _clarity_gain(tail, sr, reverberant_energy, profile.c50_db)
+        late[:, ch] = tail * wet_gain
     direct = np.zeros((frames, channels), dtype=np.float32)
     direct[0, :] = 1.0
     return ImpulseResponse(direct=direct, late=late, sample_rate_hz=sr)
+
+
+CLARITY_SPLIT_S = 0.05  # C50's boundary
+_CLARITY_FADE_S = (0.04, 0.06)  # the early/late gain crosses over here, so no step sits at 50 ms
+_CLARITY_GAIN_RANGE = (0.05, 20.0)  # energy factors: at most -13 / +13 dB on either part
+
+
+def _clarity_gain(tail: np.ndarray, sr: int, reverberant_energy: float, c50_db: float) -> np.ndarray:
+    """Per-sample amplitude gain that gives the response (unit direct + ``tail``) the scene's C50.
+
+    An exponential tail from the first reflection fixes how much of the reverberant energy comes in
+    the first 50 ms; a real room puts more there (floor, desk and near-wall reflections), and that
+    early energy counts against the DRR yet helps intelligibility. So with the DRR alone a
+    close-miked room rendered more washed than it sounds. The early part (before 40 ms) and the
+    late part (after 60 ms) get energy factors a and b, crossed over in between, solved so that the
+    reverberant energy stays the DRR's and C50 is the profile's; the late decay rate is untouched.
+    """
+    n = tail.size
+    t_s = np.arange(n) / sr
+    lo, hi = _CLARITY_FADE_S
+    u = np.clip((t_s - lo) / (hi - lo), 0.0, 1.0)
+    early_w = np.cos(0.5 * np.pi * u) ** 2  # 1 before 40 ms, 0 after 60 ms
+    e = tail.astype(np.float64) ** 2
+    split = min(int(round(CLARITY_SPLIT_S * sr)), n)
+    m = np.array([[np.dot(early_w[:split], e[:split]), np.dot(1.0 - early_w[:split], e[:split])],
+                  [np.dot(early_w[split:], e[split:]), np.dot(1.0 - early_w[split:], e[split:])]])
+    late_target = (1.0 + reverberant_energy) / (1.0 + 10.0 ** (c50_db / 10.0))
+    late_target = min(late_target, reverberant_energy)
+    try:
+        a, b = np.linalg.solve(m, [reverberant_energy - late_target, late_target])
+    except np.linalg.LinAlgError:
+        return np.ones(n)
+    a, b = (float(np.clip(v, *_CLARITY_GAIN_RANGE)) for v in (a, b))
+    gain2 = b + (a - b) * early_w
+    gain2 *= reverberant_energy / float(np.dot(gain2, e))  # the DRR wins where a clip bit
+    return np.sqrt(gain2)
 
 
 def _room_geometry(mid_rt60_s: float) -> _RoomGeometry:

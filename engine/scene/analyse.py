@@ -42,6 +42,7 @@ MAX_SEPARATED_S = 12.0
 DSP_RT60_STD_LOG = 0.3
 DSP_DRR_STD_DB = 8.0
 DSP_AMBIENCE_STD_DB = 8.0
+C50_RANGE_DB = (-20.0, 40.0)  # the corpus truth's clip range
 
 
 @dataclass
@@ -181,6 +182,10 @@ def analyse_reference(
         texture=texture,
     )
     if learned is not None:
+        # The network's clarity is read well (its C50 tracks the truth within a few dB where its
+        # DRR does not), and it says where the reverberant energy sits: early (helps the words) or late.
+        profile = replace(profile, c50_db=float(np.clip(learned.get("c50")[0][0], C50_RANGE_DB[0], C50_RANGE_DB[1])))
+        used.append("c50_db")
         # Without the network the EQ stays neutral: the old talker-spectrum EQ measured worse than none.
         response, response_std = learned.get("resp_")
         eq = colouration.room_eq_db(response, response_std, colouration.supported_bands(speech_levels, sr),

@@ -63,6 +63,9 @@ class SceneProfile:
     speech_loudness_lufs: float  # loudness of the reference's speech, for information
     reference_sample_rate_hz: int  # bands above its Nyquist were extrapolated
     texture: AmbienceTexture | None = None
+    # clarity of the room response (early 50 ms incl. direct vs the rest); None: what the DRR and
+    # an exponential tail imply (presets made before the learned estimator delivered it)
+    c50_db: float | None = None
     bands_hz: tuple[float, ...] = field(default=OCTAVE_BANDS_HZ)
     eq_bands_hz: tuple[float, ...] = field(default=THIRD_OCTAVE_BANDS_HZ)
 
@@ -82,7 +85,7 @@ class SceneProfile:
         data = dict(data)
         texture = data.pop("texture", None)
         known = set(cls.__dataclass_fields__) - {"texture"}
-        missing = [k for k in known if k not in data and k not in ("bands_hz", "eq_bands_hz")]
+        missing = [k for k in known if k not in data and k not in ("bands_hz", "eq_bands_hz", "c50_db")]
         if missing:
             raise PresetError(f"scene profile is missing field(s): {', '.join(sorted(missing))}")
         unknown = set(data) - known
@@ -94,6 +97,8 @@ class SceneProfile:
                 kwargs[name] = _numbers(f"profile.{name}", value)
             elif name == "reference_sample_rate_hz":
                 kwargs[name] = _integer(f"profile.{name}", value)
+            elif name == "c50_db" and value is None:
+                kwargs[name] = None
             else:
                 kwargs[name] = finite_number(f"profile.{name}", value)
         if texture is not None:
@@ -120,8 +125,10 @@ class SceneProfile:
         for t in self.rt60_s:
             if not RT60_RANGE_S[0] <= t <= RT60_RANGE_S[1]:
                 raise PresetError(f"reverberation time {t} s is outside {RT60_RANGE_S} s")
-        for name in ("drr_db", "ambience_to_speech_db", "speech_loudness_lufs"):
+        for name in ("drr_db", "ambience_to_speech_db", "speech_loudness_lufs", "c50_db"):
             v = getattr(self, name)
+            if v is None and name == "c50_db":
+                continue
             if not DB_RANGE[0] <= v <= DB_RANGE[1]:
                 raise PresetError(f"{name} = {v} is outside {DB_RANGE}")
         for name in ("eq_gain_db", "ambience_spectrum_db"):

@@ -89,3 +89,33 @@ def test_air_darkens_the_tail_above_8k_more_the_longer_the_room():
     assert -3.5 < booth < -0.5
     assert church < hall - 3.0 and hall < booth - 2.0
     assert _top_vs_8k_db(0.3, 30000, 40000) < -6 and _top_vs_8k_db(4.0, 30000, 40000) < -25
+
+
+@pytest.mark.parametrize("rt60, drr, c50", [(1.5, 0.0, 7.0), (0.9, -3.0, 1.0), (1.8, -6.0, -4.0), (0.6, 2.0, 14.0)])
+def test_clarity_measures_back_and_leaves_drr_and_decay_alone(rt60, drr, c50):
+    """A room that puts its reverberant energy early (a close talker's floor and desk reflections)
+    reads clearer than an exponential tail with the same DRR: the C50 asked for comes back, the DRR
+    and the late decay rate stay the profile's."""
+    from engine.kit.acoustics import clarity_c50_db
+
+    sr = 48000
+    plain = replace(hand_profile(rt60_s=rt60), drr_db=drr)
+    shaped = replace(plain, c50_db=c50)
+    a = synthesise_ir(plain, sr, CHANNELS, seed=3)
+    b = synthesise_ir(shaped, sr, CHANNELS, seed=3)
+    plain_c50 = [clarity_c50_db(a.full[:, ch], sr) for ch in range(CHANNELS)]
+    assert abs(np.mean(plain_c50) - c50) > 2.0  # the shaping had work to do
+    for ch in range(CHANNELS):
+        assert clarity_c50_db(b.full[:, ch], sr) == pytest.approx(c50, abs=0.3)
+        assert drr_db(b.full[:, ch], sr) == pytest.approx(drr_db(a.full[:, ch], sr), abs=0.05)
+    late = slice(int(0.1 * sr), None)  # after the crossover the shape is a constant factor
+    ratio = b.late[late, 0] / np.where(a.late[late, 0] == 0, 1, a.late[late, 0])
+    assert np.ptp(ratio[a.late[late, 0] != 0]) < 1e-3
+
+
+def test_without_clarity_the_response_is_the_exponential_one():
+    profile = hand_profile(rt60_s=1.0)
+    assert profile.c50_db is None
+    wet = synthesise_ir(profile, 48000, 1, seed=4, wet_db=6.0)
+    dry = synthesise_ir(profile, 48000, 1, seed=4)
+    np.testing.assert_allclose(wet.late, dry.late * 10 ** (6.0 / 20), rtol=1e-5, atol=1e-9)

@@ -28,9 +28,12 @@ def test_the_shipped_estimator_ships_and_is_the_default(booth_reference) -> None
     analysis = analyse_reference(booth_reference, 48000)
     assert analysis.estimator == load_estimator().checkpoint_id
     assert analysis.scene_embedding is not None and analysis.scene_embedding.shape == (64,)
-    assert "eq_gain_db" in analysis.learned_fields
+    assert "eq_gain_db" in analysis.learned_fields and "c50_db" in analysis.learned_fields
+    # a treated booth is clear: its clarity is read, and it exceeds what its DRR alone would give
+    assert analysis.profile.c50_db is not None and analysis.profile.c50_db > analysis.profile.drr_db
     dsp = analyse_reference(booth_reference, 48000, estimator="dsp")
     assert dsp.estimator == "dsp" and dsp.scene_embedding is None
+    assert dsp.profile.c50_db is None  # no network, no clarity estimate: the renderer's exponential tail
     assert np.all(np.asarray(dsp.profile.eq_gain_db) == 0.0)  # no network, no colour: never harm
 
 
@@ -88,3 +91,19 @@ def test_features_read_the_same_room_at_44k1_as_at_48k(booth_reference) -> None:
     loud = at48[:n] > at48[:n].max() - 60.0
     assert abs(at48.shape[0] - at44.shape[0]) <= 2
     assert np.median(np.abs(at48[:n] - at44[:n])[loud]) < 0.5
+
+
+def test_clarity_round_trips_and_old_presets_load_without_it(booth_reference) -> None:
+    import json
+    from dataclasses import replace
+
+    from engine.errors import PresetError
+    from engine.scene.profile import SceneProfile
+
+    profile = analyse_reference(booth_reference, 48000).profile
+    assert SceneProfile.from_dict(json.loads(json.dumps(profile.to_dict()))) == profile
+    old = json.loads(json.dumps(profile.to_dict()))
+    del old["c50_db"]  # a preset written before the field existed
+    assert SceneProfile.from_dict(old) == replace(profile, c50_db=None)
+    with pytest.raises(PresetError, match="c50_db"):
+        replace(profile, c50_db=500.0).validate()
