@@ -32,6 +32,9 @@ class VisualConfig:
     audio_norm: str = "group"  # "group" (per example, same in train and eval) or "batch" (v1)
     spectrum_skip: bool = True  # the band-wise mean log-mel (timbre + level) also feeds the embedding
     film_up: bool = True  # the embedding also modulates the upsampling layers (after their norms)
+    # Recipe v3: a per-pixel noise map enters the full-resolution decoder layer, scaled per channel by
+    # the sound (StyleGAN's noise inputs). Packages written before it lack the key and load without.
+    noise: bool = True
 
     @staticmethod
     def debug() -> "VisualConfig":
@@ -43,7 +46,8 @@ class VisualConfig:
 
     @staticmethod
     def from_dict(d: dict) -> "VisualConfig":
-        legacy = {"audio_norm": "batch", "spectrum_skip": False, "film_up": False}  # v1 packages
+        # keys a package predates load as that package's recipe: v1 had none of these, v2 no noise
+        legacy = {"audio_norm": "batch", "spectrum_skip": False, "film_up": False, "noise": False}
         return VisualConfig(**{**legacy, **d, "audio_channels": tuple(d["audio_channels"])})
 
 
@@ -158,6 +162,13 @@ class StyleGenerator(nn.Module):
             if c.film_up else None
         nn.init.zeros_(self.up[-1].weight)
         nn.init.zeros_(self.up[-1].bias)
+        # A conv net turns a smooth sky into a smooth sky: sparse random texture (rain streaks) needs a
+        # random source. The sound sets each channel's noise strength (zero at first: v2's function),
+        # and a ReLU after it lets a (sound-set) shift threshold the noise into sparse strokes.
+        self.noise_scale = nn.Linear(c.embed_dim, f) if c.noise else None
+        if self.noise_scale is not None:
+            nn.init.zeros_(self.noise_scale.weight)
+            nn.init.zeros_(self.noise_scale.bias)
 
     def encode(self, x: Tensor) -> list[Tensor]:
         """Features of the PatchNCE layers: stem, both downsamplings, each encoder block."""
@@ -170,9 +181,12 @@ class StyleGenerator(nn.Module):
             feats.append(h)
         return feats
 
-    def forward(self, x: Tensor, emb: Tensor, feats: list[Tensor] | None = None) -> Tensor:
+    def forward(self, x: Tensor, emb: Tensor, feats: list[Tensor] | None = None,
+                noise: Tensor | None = None) -> Tensor:
         """x in [-1, 1] (B, 3, H, W), H and W multiples of 4; emb (B, embed_dim). ``feats``: a list that
-        receives ``encode(x)`` (training reuses them as PatchNCE's keys instead of encoding x again)."""
+        receives ``encode(x)`` (training reuses them as PatchNCE's keys instead of encoding x again).
+        ``noise`` (B, 1, H, W): the noise input; None draws a fixed one (seed 0), so the same picture
+        and sound always give the same output and a video's frames share one rain pattern."""
         enc = self.encode(x)
         if feats is not None:
             feats.extend(enc)
@@ -186,7 +200,16 @@ class StyleGenerator(nn.Module):
             if isinstance(layer, nn.InstanceNorm2d):
                 g, b = self.up_film[i // 3](emb)[:, :, None, None].chunk(2, dim=1)
                 h = h * (1 + g) + b
+                if self.noise_scale is not None and h.shape[-2:] == x.shape[-2:]:
+                    h = h + self.noise_scale(emb)[:, :, None, None] * self._noise(x, noise)
         return x + h
+
+    @staticmethod
+    def _noise(x: Tensor, noise: Tensor | None) -> Tensor:
+        if noise is not None:
+            return noise
+        g = torch.Generator().manual_seed(0)
+        return torch.randn((1, 1, *x.shape[-2:]), generator=g).to(x.device).expand(x.shape[0], -1, -1, -1)
 
 
 class AVDiscriminator(nn.Module):

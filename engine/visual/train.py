@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -96,15 +96,18 @@ def load_stylizer(directory: str | Path) -> Stylizer:
 def _init_weights(package: str, config: VisualConfig) -> dict[str, Tensor]:
     """The generator's weights of ``package``; its recipe must be this run's (a shipped model's
     exported weights continue as a new run: the discriminator and the patch projector start fresh,
-    because a package ships only what renders)."""
+    because a package ships only what renders). A package without the noise input (v2) may start a
+    run with it: the noise strengths start at zero, so the run starts from that package's function."""
     from engine.errors import RoomtoneError
 
     init = load_stylizer(package)
-    if init.config != config:
+    if init.config != config and init.config != replace(config, noise=False):
         diff = {k: (v, getattr(config, k)) for k, v in init.config.__dict__.items() if getattr(config, k) != v}
         raise RoomtoneError(f"{package}: its model differs from this run's ({diff}); pass the same --image-px "
                             "and --conditioner it was trained with")
-    return init.state_dict()
+    weights = Stylizer(config).state_dict()
+    weights.update(init.state_dict())
+    return weights
 
 
 def mismatched(labels: Tensor, g: torch.Generator) -> Tensor:
@@ -167,7 +170,8 @@ class PictureStage:
         wrong = mismatched(labels, g).to(self.device)
         emb = self.G.cond(cond)  # once for both generator passes
         fx, fy = [], []  # the sources' encoder features, PatchNCE's keys
-        fake, idt = self.G.gen(x, emb, fx), self.G.gen(y, emb, fy)
+        noise = torch.randn((2, n, 1, *y.shape[-2:]), generator=g).to(self.device)
+        fake, idt = self.G.gen(x, emb, fx, noise[0]), self.G.gen(y, emb, fy, noise[1])
         return x, y, cond, wrong, fake, idt, g, (fx, fy)
 
     def _d_loss(self, y: Tensor, cond: Tensor, wrong: Tensor, fake: Tensor) -> Tensor:

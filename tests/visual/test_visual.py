@@ -176,13 +176,45 @@ def test_sound_reaches_the_output_past_the_upsampling_norms():
 
 
 def test_v1_packages_load_with_their_recipe():
-    cfg = {k: v for k, v in C.to_dict().items() if k not in ("audio_norm", "spectrum_skip", "film_up")}
+    cfg = {k: v for k, v in C.to_dict().items() if k not in ("audio_norm", "spectrum_skip", "film_up", "noise")}
     old = VisualConfig.from_dict(cfg)
-    assert (old.audio_norm, old.spectrum_skip, old.film_up) == ("batch", False, False)
+    assert (old.audio_norm, old.spectrum_skip, old.film_up, old.noise) == ("batch", False, False, False)
+    v2 = VisualConfig.from_dict({k: v for k, v in C.to_dict().items() if k != "noise"})
+    assert v2 == VisualConfig(**{**C.__dict__, "noise": False})
     assert VisualConfig.from_dict(C.to_dict()) == C
 
 
-SOUND_DIFF = 0.5  # mean abs difference, 0-255; the shipped v2 package: 1.16 and 1.40, v1's: 0.76 and 0.48
+def test_the_sound_sets_the_noise_input_and_the_default_noise_is_fixed():
+    """Rain streaks are sparse random texture: the sound scales a per-pixel noise map. Without a given
+    noise the map is fixed, so a picture and a sound always give one output (a video's frames share
+    one rain pattern); a given noise map changes the texture."""
+    torch.manual_seed(0)
+    b = _batch(1)
+    g = Stylizer(C).gen
+    torch.nn.init.normal_(g.up[-1].weight, std=0.05)
+    emb = torch.randn(1, C.embed_dim)
+    quiet = g(b["image"], emb)
+    torch.nn.init.normal_(g.noise_scale.weight, std=0.5)
+    a, again = g(b["image"], emb), g(b["image"], emb)
+    assert torch.equal(a, again) and not torch.allclose(a, quiet, atol=1e-5)
+    other = g(b["image"], emb, noise=torch.randn(1, 1, C.image_px, C.image_px))
+    assert not torch.allclose(a, other, atol=1e-5)
+    assert Stylizer(VisualConfig(**{**C.__dict__, "noise": False})).gen.noise_scale is None
+
+
+def test_a_package_without_noise_starts_a_run_with_it(tmp_path):
+    """The shipped v3 package was trained on from v2's: every v2 weight carries over, the noise
+    strengths start at zero, so the run starts from v2's function."""
+    old = Stylizer(VisualConfig(**{**C.__dict__, "noise": False}))
+    save_stylizer(old, tmp_path / "v2")
+    stage = PictureStage(PictureTrainConfig(model=C, init_from=str(tmp_path / "v2")))
+    new = stage.G.state_dict()
+    for k, v in old.state_dict().items():
+        assert torch.equal(v, new[k]), k
+    assert not new["gen.noise_scale.weight"].any() and not new["gen.noise_scale.bias"].any()
+
+
+SOUND_DIFF = 0.5  # mean abs difference, 0-255; the shipped v3 package: well above; v2's: 1.16 and 1.40
 
 
 def test_the_shipped_checkpoint_follows_the_sound():
@@ -200,3 +232,23 @@ def test_the_shipped_checkpoint_follows_the_sound():
                         "loud": sound_condition(model, rain, 12.0)}.items()}
     assert np.abs(out["rain"] - out["water"]).mean() > SOUND_DIFF
     assert np.abs(out["rain"] - out["loud"]).mean() > SOUND_DIFF
+
+
+def test_the_shipped_checkpoint_draws_more_rain_for_louder_rain():
+    """Issue 16 (c): rain streaks (thin near-vertical lines, read by a horizontal high-pass) grow with
+    the rain's level; the v2 package drew none (0.018 at every gain, the input's own texture)."""
+    import sys
+    from pathlib import Path
+
+    from engine.visual.procedural import base_landscape, scene_sound
+    from engine.visual.stylize import DEFAULT_MODEL, restyle_frames, sound_condition
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from bench_picture import streaks
+
+    model = load_stylizer(DEFAULT_MODEL)
+    rng = np.random.default_rng([999, 1])
+    x = (base_landscape(rng) * 255 + 0.5).astype(np.uint8)
+    rain = scene_sound("rain", 0.5, 2.0, rng)
+    s = [streaks(restyle_frames([x], sound_condition(model, rain, g), model)[0]) for g in (-12.0, 0.0, 12.0)]
+    assert s[0] < s[1] < s[2] and s[2] > 2 * streaks(x), s
