@@ -14,9 +14,9 @@ HOP_S = 0.005
 WINDOW_S = 0.032
 
 
-def stft_params(sample_rate_hz: int, hop_s: float = HOP_S, window_s: float = WINDOW_S) -> tuple[int, int]:
-    """(window, hop) in samples; the window is a power of two near ``window_s`` for FFT speed."""
-    win = int(2 ** np.round(np.log2(window_s * sample_rate_hz)))
+def stft_params(sample_rate_hz: int, hop_s: float = HOP_S) -> tuple[int, int]:
+    """(window, hop) in samples; the window is a power of two near WINDOW_S for FFT speed."""
+    win = int(2 ** np.round(np.log2(WINDOW_S * sample_rate_hz)))
     hop = max(1, int(round(hop_s * sample_rate_hz)))
     return win, hop
 
@@ -38,8 +38,7 @@ def band_matrix(edges_hz: np.ndarray, n_fft: int, sample_rate_hz: int) -> np.nda
 
 
 def band_power(
-    x: np.ndarray, sample_rate_hz: int, edges_hz: np.ndarray, chunk_frames: int = 4000, hop_s: float = HOP_S,
-    window_s: float = WINDOW_S,
+    x: np.ndarray, sample_rate_hz: int, edges_hz: np.ndarray, chunk_frames: int = 4000, hop_s: float = HOP_S
 ) -> np.ndarray:
     """(frames, bands) power per band and STFT frame of a 1-D signal, frame k centred at k * hop.
 
@@ -47,7 +46,7 @@ def band_power(
     the window's energy), so spectra come out in dBFS per band.
     """
     x = np.asarray(x, dtype=np.float32)
-    win, hop = stft_params(sample_rate_hz, hop_s, window_s)
+    win, hop = stft_params(sample_rate_hz, hop_s)
     window = np.hanning(win).astype(np.float32)
     scale = 2.0 / (win * float(np.sum(window**2)))
     m = band_matrix(edges_hz, win, sample_rate_hz)

@@ -33,7 +33,6 @@ WEIGHTS_FILE = "weights.safetensors"
 @dataclass(frozen=True)
 class EstimatorConfig:
     bands: int = 28
-    windows: int = 1  # feature sets per band (engine.scene.features.band_levels_db); 2: + the short window
     conv_channels: tuple[int, ...] = (12, 24, 32, 48)
     hidden: int = 128
     embedding: int = 64
@@ -63,15 +62,13 @@ def _build(config: EstimatorConfig):
     from torch import nn
 
     class SceneNet(nn.Module):
-        """(batch, windows * bands, frames) normalised levels -> (mean, log-variance) per target, embedding.
-        Each window's set is one input channel of the 2-D convolutions, band aligned with band."""
+        """(batch, bands, frames) normalised levels -> (mean, log-variance) per target, embedding."""
 
         def __init__(self, c: EstimatorConfig) -> None:
             super().__init__()
             ch = c.conv_channels
-            self.windows = c.windows
             strides = ((1, 2), (2, 2), (2, 2), (2, 1))
-            layers, prev = [], c.windows
+            layers, prev = [], 1
             for out_ch, stride in zip(ch, strides):
                 layers += [nn.Conv2d(prev, out_ch, (3, 7), stride=stride, padding=(1, 3)), nn.GroupNorm(4, out_ch), nn.GELU()]
                 prev = out_ch
@@ -90,7 +87,7 @@ def _build(config: EstimatorConfig):
             self.head = nn.Sequential(nn.Linear(c.embedding, c.hidden), nn.GELU(), nn.Linear(c.hidden, 2 * n))
 
         def forward(self, x):
-            h = self.conv(x.unflatten(1, (self.windows, -1)))  # (B, C, F', T')
+            h = self.conv(x[:, None])  # (B, C, F', T')
             h = self.proj(h.flatten(1, 2))
             for block in self.temporal:
                 h = h + block(h)
@@ -156,15 +153,14 @@ class SceneEstimator:
     def estimate(self, mono: np.ndarray, sample_rate_hz: int) -> SceneEstimate:
         from engine.scene.features import band_levels_db
 
-        return self.estimate_levels(band_levels_db(mono, sample_rate_hz, self.config.windows))
+        return self.estimate_levels(band_levels_db(mono, sample_rate_hz))
 
     def estimate_levels(self, levels_db: np.ndarray) -> SceneEstimate:
         import torch
 
         from engine.scene.features import normalise_levels
 
-        cols = self.config.bands * self.config.windows
-        x = torch.from_numpy(normalise_levels(levels_db[:, :cols]).T.copy())[None]
+        x = torch.from_numpy(normalise_levels(levels_db).T.copy())[None]
         with torch.inference_mode():
             mean, logvar, emb = self.module(x)
         mean = mean[0].double().numpy() * self._std + self._mean

@@ -1,10 +1,7 @@
 """The learned scene estimator's input: log band power of the reference over time.
 
 Third-octave bands from the same chunked STFT as the DSP analysis (``engine.scene.bands``), so the
-network and the DSP read one front end. A second set of the same bands from a ~11 ms window may
-follow (``windows=2``): the 43 ms window smears a small room's whole decay (0.15 s falls 17 dB
-within one window) and the step from direct sound to reverb at each word's end, which is what
-says how dry a close, treated room is; the short window resolves both, the long one the bass. Levels are relative to the clip's own loud frames (a
+network and the DSP read one front end. Levels are relative to the clip's own loud frames (a
 reference's gain says nothing about the room), and bands above the clip's Nyquist or with no
 energy sit at the floor, which the network learns to read as "no evidence here".
 """
@@ -20,12 +17,10 @@ FEATURE_BANDS_HZ: tuple[float, ...] = THIRD_OCTAVE_BANDS_HZ[:-1]  # 40 Hz .. 20 
 FEATURE_HOP_S = 2 * HOP_S  # 10 ms
 FLOOR_DB = -100.0
 FEATURE_RATE_HZ = 48000
-SHORT_WINDOW_S = 0.008  # 512 samples at 48 kHz (10.7 ms)
 
 
-def band_levels_db(mono: np.ndarray, sample_rate_hz: int, windows: int = 1) -> np.ndarray:
-    """(frames, bands * windows) float32 absolute log band power in dB at FEATURE_HOP_S; the cacheable
-    part. ``windows=2`` appends the short-window levels of the same bands and frames.
+def band_levels_db(mono: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+    """(frames, bands) float32 absolute log band power in dB at FEATURE_HOP_S; the cacheable part.
 
     Other rates are resampled to FEATURE_RATE_HZ first: the STFT window is a power of two near
     32 ms, which is 43 ms at 48 kHz but 23 ms at 44.1 kHz, and the network (trained on 48 kHz
@@ -40,20 +35,13 @@ def band_levels_db(mono: np.ndarray, sample_rate_hz: int, windows: int = 1) -> n
 
         g = gcd(FEATURE_RATE_HZ, sr)
         x = resample_poly(x, FEATURE_RATE_HZ // g, sr // g).astype(np.float32)
-    if windows not in (1, 2):
-        raise ValueError(f"windows must be 1 or 2, got {windows}")
-    edges = band_edges_hz(FEATURE_BANDS_HZ, 1.0 / 3.0)
-    p = band_power(x, FEATURE_RATE_HZ, edges, hop_s=FEATURE_HOP_S)
-    if windows == 2:
-        p = np.concatenate([p, band_power(x, FEATURE_RATE_HZ, edges, hop_s=FEATURE_HOP_S, window_s=SHORT_WINDOW_S)], axis=1)
+    p = band_power(x, FEATURE_RATE_HZ, band_edges_hz(FEATURE_BANDS_HZ, 1.0 / 3.0), hop_s=FEATURE_HOP_S)
     return (10.0 * np.log10(np.maximum(p, 1e-13))).astype(np.float32)
 
 
 def normalise_levels(levels_db: np.ndarray) -> np.ndarray:
-    """Levels relative to the clip's loud frames, floored and scaled to about [-1, 0] for the network.
-    The reference level is the long window's; a short-window set moves with it."""
+    """Levels relative to the clip's loud frames, floored and scaled to about [-1, 0] for the network."""
     x = np.asarray(levels_db, dtype=np.float32)
-    long = x[:, : len(FEATURE_BANDS_HZ)]
-    broadband = 10.0 * np.log10(np.maximum(np.sum(10.0 ** (long / 10.0), axis=1), 1e-13))
+    broadband = 10.0 * np.log10(np.maximum(np.sum(10.0 ** (x / 10.0), axis=1), 1e-13))
     top = float(np.percentile(broadband, 98)) if broadband.size else 0.0
     return (np.clip(x - top, FLOOR_DB, 10.0) / -FLOOR_DB).astype(np.float32)

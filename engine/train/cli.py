@@ -125,10 +125,6 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/state")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--seed", type=int, default=0, help="(default 0)")
-    p.add_argument("--windows", type=int, choices=(1, 2), default=2,
-                   help="feature sets per band: 2 adds the short window (default 2; the corpus must hold them)")
-    p.add_argument("--init", metavar="PACKAGE", default=None,
-                   help="start from a scene-estimator package (e.g. the shipped one); a fresh run otherwise")
     p = sub.add_parser("picture", help="train the audio-driven picture stylizer (engine.visual) on a folder of "
                                        "videos or image + sound pairs (resumable)")
     p.add_argument("--data", required=True, metavar="DIR", help="videos with sound, or same-stem image + sound files")
@@ -195,11 +191,8 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "scene":
         from engine.train.scene_train import SceneTrainConfig, train_scene_estimator
 
-        from engine.scene.estimator import EstimatorConfig
-
         config = SceneTrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads)
-        train_scene_estimator(args.data, args.out, config, resume=args.resume,
-                              model_config=EstimatorConfig(windows=args.windows), init=args.init)
+        train_scene_estimator(args.data, args.out, config, resume=args.resume)
         return 0
     if cmd == "picture":
         import torch

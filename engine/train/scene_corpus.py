@@ -40,9 +40,6 @@ class SceneCorpusConfig:
     sample_rate_hz: int = 48000
     split: str = "train"
     seed: int = 0
-    # feature sets stored per band (engine.scene.features): 2 keeps the short window too, so one
-    # corpus trains estimators of either kind (a 1-window network reads the first set)
-    feature_windows: int = 2
 
 
 def target_names() -> list[str]:
@@ -254,7 +251,7 @@ def render_reference(
     mix += rng.standard_normal(mix.size) * 10 ** (rng.uniform(-100, -75) / 20)  # mic self-noise
     mix *= 10 ** (rng.uniform(-30, -3) / 20) / max(float(np.max(np.abs(mix))), 1e-9)
     mix32, degradation = degrade(mix.astype(np.float32), sr, rng)
-    levels = band_levels_db(mix32, sr, config.feature_windows)
+    levels = band_levels_db(mix32, sr)
     return levels, -snr_db, {"ambience": amb_name, "seconds": round(seconds, 2), "degradation": degradation}
 
 

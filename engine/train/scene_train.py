@@ -67,8 +67,7 @@ def _draw_batch(lengths, train_idx, batch, rng, max_frames=MAX_CROP_FRAMES):
     return rng.choice(pool, size=min(batch, pool.size), replace=False), crop
 
 
-def _batch(feats, targets, idx, rng, mean, std, crop, cols=None):
-    """A batch of crops; ``cols``: the feature columns the network reads (its windows' sets)."""
+def _batch(feats, targets, idx, rng, mean, std, crop):
     import torch
 
     from engine.scene.features import normalise_levels
@@ -77,7 +76,7 @@ def _batch(feats, targets, idx, rng, mean, std, crop, cols=None):
     for i in idx:
         n = feats[i].shape[0]
         s = int(rng.integers(0, n - crop + 1))
-        xs.append(normalise_levels(feats[i][s : s + crop, :cols].astype(np.float32)).T)
+        xs.append(normalise_levels(feats[i][s : s + crop].astype(np.float32)).T)
     y = (targets[idx] - mean) / std
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(y.astype(np.float32))
 
@@ -95,12 +94,8 @@ def beta_nll(mean, logvar, y, beta: float):
 
 
 def train_scene_estimator(data: list[str | Path], out: str | Path, config: SceneTrainConfig, resume: bool = False,
-                          model_config=None, init: str | Path | None = None) -> Path:
-    """Train on the corpus folders in ``data``; writes OUT/state (resumable), OUT/model (package), OUT/log.jsonl.
-
-    ``init``: a package to start from (its targets' normalisation too, so step 0 is that package's
-    function); a 2-window run from a 1-window package starts with the short window's weights at zero.
-    """
+                          model_config=None) -> Path:
+    """Train on the corpus folders in ``data``; writes OUT/state (resumable), OUT/model (package), OUT/log.jsonl."""
     import torch
 
     from engine.scene.estimator import EstimatorConfig, build_network, config_from_dict, save_estimator
@@ -133,21 +128,8 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
         mean, std = target_stats(targets[train_idx])
         mc = replace(model_config or EstimatorConfig(), targets=names,
                      target_mean=tuple(float(v) for v in mean), target_std=tuple(float(v) for v in std))
-        if init is not None:
-            from engine.scene.estimator import load_estimator
-
-            start_from = load_estimator(init)
-            if start_from.config.targets != names:
-                raise ValueError(f"{init}: its targets differ from this corpus'; start a fresh run instead")
-            mc = replace(mc, target_mean=start_from.config.target_mean, target_std=start_from.config.target_std)
     mean, std = np.asarray(mc.target_mean), np.asarray(mc.target_std)
-    cols = mc.bands * mc.windows
-    if any(f.shape[1] < cols for f in feats):
-        raise ValueError(f"the corpus holds {min(f.shape[1] for f in feats)} feature columns; a {mc.windows}-window "
-                         "network needs a corpus rendered with as many windows (re-render it)")
     net = build_network(mc)
-    if init is not None and not (resume and has_state(state_dir)):
-        widen_into(net, start_from.module.state_dict())
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start = 0
     if resume and has_state(state_dir):
@@ -163,7 +145,7 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
         for g in opt.param_groups:
             g["lr"] = lr
         idx, crop = _draw_batch(lengths, train_idx, config.batch, step_rng)
-        x, y = _batch(feats, targets, idx, step_rng, mean, std, crop, cols)
+        x, y = _batch(feats, targets, idx, step_rng, mean, std, crop)
         net.train()
         m, lv, _ = net(x)
         loss = beta_nll(m, lv, y, config.beta)
@@ -175,7 +157,7 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
         if done % config.log_every == 0 or done == config.steps:
             rec = {"step": done, "loss": float(loss.detach()), "lr": lr, "s": round(time.time() - t0, 1)}
             if done % (config.log_every * 4) == 0 or done == config.steps:
-                rec.update(validate(net, feats, targets, val_idx, mean, std, names, cols))
+                rec.update(validate(net, feats, targets, val_idx, mean, std, names))
             with log_path.open("a") as fh:
                 fh.write(json.dumps(rec) + "\n")
             _log(json.dumps(rec))
@@ -187,24 +169,7 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
     return out / "model"
 
 
-def widen_into(net, weights: dict) -> None:
-    """Load ``weights`` into ``net``; an input convolution with fewer input channels fills the first
-    ones and leaves the rest at zero, so the wider network computes what the narrower one did."""
-    import torch
-
-    own = net.state_dict()
-    for k, v in weights.items():
-        if own[k].shape != v.shape:
-            if own[k].dim() != 4 or own[k].shape[0] != v.shape[0] or own[k].shape[2:] != v.shape[2:]:
-                raise ValueError(f"cannot start from a package whose {k} is {tuple(v.shape)}, not {tuple(own[k].shape)}")
-            w = torch.zeros_like(own[k])
-            w[:, : v.shape[1]] = v
-            v = w
-        own[k] = v
-    net.load_state_dict(own)
-
-
-def validate(net, feats, targets, idx, mean, std, names, cols=None) -> dict:
+def validate(net, feats, targets, idx, mean, std, names) -> dict:
     """Median absolute error per target group in physical units, on fixed 12 s crops."""
     import torch
 
@@ -217,7 +182,7 @@ def validate(net, feats, targets, idx, mean, std, names, cols=None) -> dict:
         for k in range(0, len(idx), 32):
             chunk = idx[k : k + 32]
             crop = min(VAL_CROP_FRAMES, min(feats[i].shape[0] for i in chunk))
-            x, _ = _batch(feats, targets, chunk, rng, mean, std, crop, cols)
+            x, _ = _batch(feats, targets, chunk, rng, mean, std, crop)
             preds.append(net(x)[0].numpy() * std + mean)
     p = np.concatenate(preds)
     t = targets[idx]
