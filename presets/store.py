@@ -106,6 +106,7 @@ class ScenePreset:
             "source": self.source,
             "rt60_s": dict(zip((f"{int(b)}" for b in p.bands_hz), (round(t, 2) for t in p.rt60_s))),
             "drr_db": round(p.drr_db, 1),
+            "c50_db": None if p.c50_db is None else round(p.c50_db, 1),
             "ambience_to_speech_db": round(p.ambience_to_speech_db, 1),
             "ambience_s": round(len(self.ambience) / self.ambience_rate_hz, 1),
             "embeddings_checkpoint": self.embeddings_checkpoint,
@@ -498,6 +499,9 @@ def profile_blend(a: SceneProfile, b: SceneProfile, weight_b: float) -> ScenePro
         speech_loudness_lufs=(1 - w) * a.speech_loudness_lufs + w * b.speech_loudness_lufs,
         reference_sample_rate_hz=min(a.reference_sample_rate_hz, b.reference_sample_rate_hz),
         texture=texture,
+        # clarity blends in dB like the levels; a preset without it renders the exponential tail,
+        # which no number stands for, so a blend with one keeps none
+        c50_db=None if a.c50_db is None or b.c50_db is None else (1 - w) * a.c50_db + w * b.c50_db,
         bands_hz=a.bands_hz,
         eq_bands_hz=a.eq_bands_hz,
     )

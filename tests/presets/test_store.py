@@ -166,3 +166,16 @@ def test_from_analysis_takes_profile_and_excerpts_at_the_excerpt_rate():
     p = ScenePreset.from_analysis("x", analysis, source={"kind": "audio"})
     assert (p.name, p.ambience_rate_hz, p.reference_rate_hz, p.source) == ("x", 24000, 24000, {"kind": "audio"})
     assert p.ambience is amb and p.reference is ref and p.profile is analysis.profile
+
+
+def test_blend_keeps_clarity_only_where_both_presets_have_it():
+    """A blend halfway between two rooms is halfway in C50 too (dB); a preset made before clarity
+    was estimated renders the plain exponential tail, which no number stands for, so none is kept."""
+    from dataclasses import replace
+
+    from presets.store import profile_blend
+    from tests.conftest import hand_profile
+
+    a, b = replace(hand_profile(), c50_db=10.0), replace(hand_profile(rt60_s=2.0), c50_db=0.0)
+    assert profile_blend(a, b, 0.25).c50_db == pytest.approx(7.5)
+    assert profile_blend(a, replace(b, c50_db=None), 0.25).c50_db is None
