@@ -94,6 +94,7 @@ def synthesise_ir(
     wet_gain = 10.0 ** (wet_db / 20.0)
     excitations = np.stack([_excitation(frames, sr, room, rng) for _ in range(channels)])
     tails = shaper.shape(excitations)  # (channels, frames), all channels in one FFT pass
+    early_w = _early_weight(frames, sr) if profile.c50_db is not None else None  # one crossover for all
     for ch in range(channels):
         tail = tails[ch]
         tail[: int(room.first_reflection_s * sr)] = 0.0  # zero-phase bands leak a little before onset
@@ -105,8 +106,8 @@ def synthesise_ir(
             late[:, ch] = 0.0
             continue
         tail *= math.sqrt(reverberant_energy / energy)
-        if profile.c50_db is not None:
-            tail *= _clarity_gain(tail, sr, reverberant_energy, profile.c50_db)
+        if early_w is not None:
+            tail *= _clarity_gain(tail, early_w, sr, reverberant_energy, profile.c50_db)
         late[:, ch] = tail * wet_gain
     direct = np.zeros((frames, channels), dtype=np.float32)
     direct[0, :] = 1.0
@@ -118,7 +119,15 @@ _CLARITY_FADE_S = (0.04, 0.06)  # the early/late gain crosses over here, so no s
 _CLARITY_GAIN_RANGE = (0.05, 20.0)  # energy factors: at most -13 / +13 dB on either part
 
 
-def _clarity_gain(tail: np.ndarray, sr: int, reverberant_energy: float, c50_db: float) -> np.ndarray:
+def _early_weight(frames: int, sr: int) -> np.ndarray:
+    """The early part's share of each sample's gain: 1 before 40 ms, 0 after 60 ms, cos² between."""
+    lo, hi = _CLARITY_FADE_S
+    u = np.clip((np.arange(frames) / sr - lo) / (hi - lo), 0.0, 1.0)
+    return np.cos(0.5 * np.pi * u) ** 2
+
+
+def _clarity_gain(tail: np.ndarray, early_w: np.ndarray, sr: int, reverberant_energy: float,
+                  c50_db: float) -> np.ndarray:
     """Per-sample amplitude gain that gives the response (unit direct + ``tail``) the scene's C50.
 
     An exponential tail from the first reflection fixes how much of the reverberant energy comes in
@@ -129,10 +138,6 @@ def _clarity_gain(tail: np.ndarray, sr: int, reverberant_energy: float, c50_db: 
     reverberant energy stays the DRR's and C50 is the profile's; the late decay rate is untouched.
     """
     n = tail.size
-    t_s = np.arange(n) / sr
-    lo, hi = _CLARITY_FADE_S
-    u = np.clip((t_s - lo) / (hi - lo), 0.0, 1.0)
-    early_w = np.cos(0.5 * np.pi * u) ** 2  # 1 before 40 ms, 0 after 60 ms
     e = tail.astype(np.float64) ** 2
     split = min(int(round(CLARITY_SPLIT_S * sr)), n)
     m = np.array([[np.dot(early_w[:split], e[:split]), np.dot(1.0 - early_w[:split], e[:split])],

@@ -234,21 +234,29 @@ def test_the_shipped_checkpoint_follows_the_sound():
     assert np.abs(out["rain"] - out["loud"]).mean() > SOUND_DIFF
 
 
-def test_the_shipped_checkpoint_draws_more_rain_for_louder_rain():
-    """Issue 16 (c): rain streaks (thin near-vertical lines, read by a horizontal high-pass) grow with
-    the rain's level; the v2 package drew none (0.018 at every gain, the input's own texture)."""
+def _shipped_rain_setup(seed: int):
+    """The shipped package, a held-out landscape (seed ``[999, seed]``), its rng, and the bench's
+    rain-streak measure (thin near-vertical lines, read by a horizontal high-pass)."""
     import sys
     from pathlib import Path
 
-    from engine.visual.procedural import base_landscape, scene_sound
-    from engine.visual.stylize import DEFAULT_MODEL, restyle_frames, sound_condition
+    from engine.visual.procedural import base_landscape
+    from engine.visual.stylize import DEFAULT_MODEL
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     from bench_picture import streaks
 
-    model = load_stylizer(DEFAULT_MODEL)
-    rng = np.random.default_rng([999, 1])
-    x = (base_landscape(rng) * 255 + 0.5).astype(np.uint8)
+    rng = np.random.default_rng([999, seed])
+    return load_stylizer(DEFAULT_MODEL), (base_landscape(rng) * 255 + 0.5).astype(np.uint8), rng, streaks
+
+
+def test_the_shipped_checkpoint_draws_more_rain_for_louder_rain():
+    """Issue 16 (c): rain streaks grow with the rain's level; the v2 package drew none (0.018 at
+    every gain, the input's own texture)."""
+    from engine.visual.procedural import scene_sound
+    from engine.visual.stylize import restyle_frames, sound_condition
+
+    model, x, rng, streaks = _shipped_rain_setup(1)
     rain = scene_sound("rain", 0.5, 2.0, rng)
     s = [streaks(restyle_frames([x], sound_condition(model, rain, g), model)[0]) for g in (-12.0, 0.0, 12.0)]
     assert s[0] < s[1] < s[2] and s[2] > 2 * streaks(x), s
@@ -257,18 +265,10 @@ def test_the_shipped_checkpoint_draws_more_rain_for_louder_rain():
 def test_a_mix_of_two_sounds_lands_between_them():
     """Issue 16 (c): rain mixed with birdsong thins the rain out step by step with the weight (the
     embeddings are weighed; a waveform mix switched the rain off at 10 % birdsong)."""
-    import sys
-    from pathlib import Path
+    from engine.visual.procedural import scene_sound
+    from engine.visual.stylize import restyle_frames, sound_condition
 
-    from engine.visual.procedural import base_landscape, scene_sound
-    from engine.visual.stylize import DEFAULT_MODEL, restyle_frames, sound_condition
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from bench_picture import streaks
-
-    model = load_stylizer(DEFAULT_MODEL)
-    rng = np.random.default_rng([999, 2])
-    x = (base_landscape(rng) * 255 + 0.5).astype(np.uint8)
+    model, x, rng, streaks = _shipped_rain_setup(2)
     rain, birds = scene_sound("rain", 0.5, 2.0, rng), scene_sound("clear", 0.0, 2.0, rng)
     s = [streaks(restyle_frames([x], sound_condition(model, rain, 0.0, birds, w), model)[0]) for w in (0.0, 0.25, 0.5, 1.0)]
     assert s[0] > s[1] > s[2] > s[3], s
