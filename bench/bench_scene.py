@@ -98,8 +98,11 @@ def scene(index: int, seed: int, split: str = "heldout") -> dict:
 
 
 class _Preset:
-    def __init__(self, analysis) -> None:
-        self.profile = analysis.profile
+    def __init__(self, analysis, clarity: bool = True) -> None:
+        from dataclasses import replace
+
+        # clarity off: the renderer's plain exponential tail, as for presets made before C50
+        self.profile = analysis.profile if clarity else replace(analysis.profile, c50_db=None)
         self.ambience = analysis.ambience_excerpt
         self.ambience_rate_hz = analysis.excerpt_sample_rate_hz
 
@@ -113,7 +116,7 @@ def analyse(s: dict, estimator: str):
     return analysis, time.perf_counter() - t
 
 
-def evaluate(s: dict, analysis, seconds: float, eq_amount: float = 1.0) -> dict:
+def evaluate(s: dict, analysis, seconds: float, eq_amount: float = 1.0, clarity: bool = True) -> dict:
     from pystoi import stoi
 
     from engine.restyle import restyle
@@ -122,7 +125,7 @@ def evaluate(s: dict, analysis, seconds: float, eq_amount: float = 1.0) -> dict:
     truth = s["truth"]
     rt_true = np.exp(truth[:7])
     rel = np.abs(np.asarray(p.rt60_s) / rt_true - 1.0)
-    stems = restyle(s["line"][:, None], SR, _Preset(analysis), Settings(stems=True, eq_amount=eq_amount))
+    stems = restyle(s["line"][:, None], SR, _Preset(analysis, clarity), Settings(stems=True, eq_amount=eq_amount))
     speech = (stems.dialogue + stems.reverb)[:, 0]
     from engine.kit.scene import speech_activity
 
@@ -154,7 +157,8 @@ def main() -> None:
                     help="train: training-family scenes, the tuning set for the analysis' constants")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
-    systems = {"dsp": ("dsp", 1.0), "learned": (args.estimator, 1.0), "learned, EQ off": (args.estimator, 0.0)}
+    systems = {"dsp": ("dsp", 1.0, True), "learned": (args.estimator, 1.0, True),
+               "learned, EQ off": (args.estimator, 0.0, True), "learned, C50 off": (args.estimator, 1.0, False)}
     rows: dict[str, list[dict]] = {k: [] for k in systems}
     raw: list[dict] = []
     failed: list[str] = []
@@ -165,13 +169,13 @@ def main() -> None:
     for i in range(args.n):
         s = scene(i, args.seed, args.split)
         try:
-            analyses = {est: analyse(s, est) for est in {est for est, _ in systems.values()}}
+            analyses = {est: analyse(s, est) for est in {est for est, _, _ in systems.values()}}
         except AnalysisError as exc:  # counted and reported, as a user would see it
             failed.append(f"scene {i} ({s['family']}): {exc}")
             continue
         raw.append(network_alone(s, net))
-        for name, (est, eq) in systems.items():
-            r = evaluate(s, *analyses[est], eq_amount=eq)
+        for name, (est, eq, clarity) in systems.items():
+            r = evaluate(s, *analyses[est], eq_amount=eq, clarity=clarity)
             rows[name].append(r)
             if args.verbose:
                 rt = np.exp(s["truth"][3])
