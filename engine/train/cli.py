@@ -110,7 +110,9 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("scene-corpus", help="render the scene estimator's corpus (features + truth per room; resumable)")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--rooms", type=int, default=5000, help="simulated rooms (default 5000; 4 references each)")
+    p.add_argument("--rooms", type=int, default=5000, help="simulated rooms (default 5000)")
+    p.add_argument("--references-per-mic", type=int, default=2, metavar="N",
+                   help="references heard at each of a room's 2 microphone positions (default 2)")
     p.add_argument("--split", choices=("train", "heldout"), default="train",
                    help="heldout: held-out room families, voices and ambiences (default train)")
     p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
@@ -123,6 +125,9 @@ def register(subparsers) -> None:
     p.add_argument("--batch", type=int, default=32, help="references per step (default 32)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state")
+    p.add_argument("--init", metavar="PACKAGE", default=None,
+                   help="start from a scene-estimator package (e.g. engine/scene/checkpoints/scene-estimator) "
+                        "with a fresh optimiser and schedule")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--seed", type=int, default=0, help="(default 0)")
     p = sub.add_parser("picture", help="train the audio-driven picture stylizer (engine.visual) on a folder of "
@@ -185,14 +190,15 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "scene-corpus":
         from engine.train.scene_corpus import SceneCorpusConfig, render_scene_corpus
 
-        render_scene_corpus(args.out, SceneCorpusConfig(rooms=args.rooms, split=args.split, seed=args.seed),
+        render_scene_corpus(args.out, SceneCorpusConfig(rooms=args.rooms, split=args.split, seed=args.seed,
+                                                              references_per_mic=args.references_per_mic),
                             workers=args.workers, log=_log)
         return 0
     if cmd == "scene":
         from engine.train.scene_train import SceneTrainConfig, train_scene_estimator
 
         config = SceneTrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads)
-        train_scene_estimator(args.data, args.out, config, resume=args.resume)
+        train_scene_estimator(args.data, args.out, config, resume=args.resume, init=args.init)
         return 0
     if cmd == "picture":
         import torch

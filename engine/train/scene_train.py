@@ -94,8 +94,14 @@ def beta_nll(mean, logvar, y, beta: float):
 
 
 def train_scene_estimator(data: list[str | Path], out: str | Path, config: SceneTrainConfig, resume: bool = False,
-                          model_config=None) -> Path:
-    """Train on the corpus folders in ``data``; writes OUT/state (resumable), OUT/model (package), OUT/log.jsonl."""
+                          model_config=None, init: str | Path | None = None) -> Path:
+    """Train on the corpus folders in ``data``; writes OUT/state (resumable), OUT/model (package), OUT/log.jsonl.
+
+    ``init``: a package to start from, with its architecture and its targets' normalisation, so
+    step 0 computes what that package does. Its optimiser state is not kept (packages hold none):
+    the run warms up and decays its own learning rate. This is how a shipped estimator goes on
+    learning from a corpus of new rooms without re-rendering the one it was trained on.
+    """
     import torch
 
     from engine.scene.estimator import EstimatorConfig, build_network, config_from_dict, save_estimator
@@ -128,8 +134,13 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
         mean, std = target_stats(targets[train_idx])
         mc = replace(model_config or EstimatorConfig(), targets=names,
                      target_mean=tuple(float(v) for v in mean), target_std=tuple(float(v) for v in std))
+        if init is not None:
+            start_from = _init_package(init, names)
+            mc = start_from.config
     mean, std = np.asarray(mc.target_mean), np.asarray(mc.target_std)
     net = build_network(mc)
+    if init is not None and not (resume and has_state(state_dir)):
+        net.load_state_dict(start_from.module.state_dict())
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start = 0
     if resume and has_state(state_dir):
@@ -167,6 +178,20 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
     ident = save_estimator(net, mc, out / "model")
     _log(f"wrote {out / 'model'} ({ident})")
     return out / "model"
+
+
+def _init_package(init: str | Path, names: tuple[str, ...]):
+    """The package a run starts from; one trained on other targets cannot continue on this corpus."""
+    from engine.scene.estimator import load_estimator
+
+    try:
+        package = load_estimator(init)
+    except FileNotFoundError as exc:
+        raise ValueError(str(exc)) from None
+    if tuple(package.config.targets) != names:
+        raise ValueError(f"{init}: that estimator predicts other targets than this corpus holds; start a fresh run "
+                         "(without --init) instead")
+    return package
 
 
 def validate(net, feats, targets, idx, mean, std, names) -> dict:

@@ -86,3 +86,28 @@ def test_batches_span_short_and_long_crops_of_long_enough_references() -> None:
         assert np.all(lengths[idx] >= crop) and len(set(idx.tolist())) == idx.size
         crops.append(crop)
     assert np.percentile(crops, 10) < 600 and np.percentile(crops, 90) > 1300
+
+
+def test_a_run_can_start_from_a_package(tiny_scene_corpus, tmp_path) -> None:
+    """--init: the run starts as the package's own function (weights and target scaling), so at a
+    learning rate of zero it writes the same estimator back; a package of other targets is refused."""
+    import torch
+
+    from engine.scene.estimator import build_network, debug_config, load_estimator, save_estimator
+    from engine.train.scene_train import SceneTrainConfig, train_scene_estimator
+
+    cfg = SceneTrainConfig(steps=10, batch=4, lr=3e-3, log_every=10, ckpt_every=10, val_fraction=0.2, threads=1)
+    first = load_estimator(train_scene_estimator([tiny_scene_corpus], tmp_path / "a", cfg, model_config=debug_config(())))
+    again = load_estimator(train_scene_estimator([tiny_scene_corpus], tmp_path / "b", replace(cfg, lr=0.0),
+                                                 init=tmp_path / "a" / "model"))
+    assert again.config == first.config
+    for k, v in first.module.state_dict().items():
+        assert torch.equal(again.module.state_dict()[k], v), k
+    moved = load_estimator(train_scene_estimator([tiny_scene_corpus], tmp_path / "c", cfg, init=tmp_path / "a" / "model"))
+    assert moved.config.target_mean == first.config.target_mean
+    assert not torch.equal(moved.module.state_dict()["head.2.weight"], first.module.state_dict()["head.2.weight"])
+
+    other = debug_config(("rt60_500", "drr"))
+    save_estimator(build_network(other), other, tmp_path / "other")
+    with pytest.raises(ValueError, match="other targets"):
+        train_scene_estimator([tiny_scene_corpus], tmp_path / "d", cfg, init=tmp_path / "other")
