@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
+import pytest
 import torch
 
 from engine.diffusion import Stylizer, StylizerPipeline, load_checkpoint
@@ -45,3 +47,21 @@ def test_corpus_command_and_registration(tmp_path):
     assert (args.train_command, args.steps, args.device, args.batch, args.resume, args.size) == \
         ("ldm", 5, "cuda", 4, True, "small")
     assert callable(args.func)
+
+
+def test_scene_commands_pass_their_options_on(tmp_path):
+    """--references-per-mic reaches the corpus (its corpus.json records the config it is a function
+    of), and --init is parsed for `train scene`."""
+    from engine.kit.speech import espeak_available
+
+    parser = argparse.ArgumentParser(prog="roomtone")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "scene", "--data", "D", "--out", "O", "--init", "P", "--lr", "5e-4"])
+    assert (args.init, args.lr, args.resume) == ("P", 5e-4, False)
+    if not espeak_available():
+        pytest.skip("espeak-ng is not installed (the corpus voices)")
+    assert main(["train", "scene-corpus", "--out", str(tmp_path / "c"), "--rooms", "1", "--references-per-mic", "1",
+                 "--workers", "1"]) == 0
+    assert json.loads((tmp_path / "c" / "corpus.json").read_text())["references_per_mic"] == 1
+    with np.load(tmp_path / "c" / "room-000000.npz") as z:
+        assert z["lengths"].size == 2  # 2 microphone positions x 1 reference
