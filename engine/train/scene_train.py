@@ -109,6 +109,8 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
     from engine.train.state import has_state, load_state, save_state
 
     torch.set_num_threads(config.threads)
+    names = tuple(target_names())
+    start_from = _init_package(init, names) if init is not None else None  # refused before the corpus loads
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     feats, targets = [], []
@@ -118,7 +120,6 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
         targets.append(t)
     targets = np.concatenate(targets)
     lengths = np.array([f.shape[0] for f in feats])
-    names = tuple(target_names())
     rng = np.random.default_rng(config.seed)
     # Validation by whole rooms would need room ids; references of one mic are consecutive, so a
     # contiguous tail block keeps most of its rooms out of training.
@@ -134,12 +135,11 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
         mean, std = target_stats(targets[train_idx])
         mc = replace(model_config or EstimatorConfig(), targets=names,
                      target_mean=tuple(float(v) for v in mean), target_std=tuple(float(v) for v in std))
-        if init is not None:
-            start_from = _init_package(init, names)
+        if start_from is not None:
             mc = start_from.config
     mean, std = np.asarray(mc.target_mean), np.asarray(mc.target_std)
     net = build_network(mc)
-    if init is not None and not (resume and has_state(state_dir)):
+    if start_from is not None and not (resume and has_state(state_dir)):
         net.load_state_dict(start_from.module.state_dict())
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start = 0
