@@ -132,11 +132,12 @@ def train_scene_estimator(data: list[str | Path], out: str | Path, config: Scene
     else:
         if has_state(state_dir):
             raise FileExistsError(f"{out} already holds a training state; pass --resume or choose another --out")
-        mean, std = target_stats(targets[train_idx])
-        mc = replace(model_config or EstimatorConfig(), targets=names,
-                     target_mean=tuple(float(v) for v in mean), target_std=tuple(float(v) for v in std))
         if start_from is not None:
             mc = start_from.config
+        else:
+            mean, std = target_stats(targets[train_idx])
+            mc = replace(model_config or EstimatorConfig(), targets=names,
+                         target_mean=tuple(float(v) for v in mean), target_std=tuple(float(v) for v in std))
     mean, std = np.asarray(mc.target_mean), np.asarray(mc.target_std)
     net = build_network(mc)
     if start_from is not None and not (resume and has_state(state_dir)):
